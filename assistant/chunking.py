@@ -1,0 +1,223 @@
+"""Paragraph blocks -> citable passages of whole sentences, each with its exact line span."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from .cleaning import collapse_ws, join_hyphenated, match_tokens
+from .models import Passage, ReportMeta, SectionKind
+from .structure import Block
+
+_ABBREVIATIONS = {
+    "e.g", "i.e", "etc", "no", "nos", "vol", "pp", "p", "dr", "mr", "mrs", "ms", "prof", "st", "al",
+    "eds", "ed", "cf", "fig", "art", "para", "approx", "inc", "ltd", "co", "vs", "u.s", "u.k", "jan", "feb",
+    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "ibid", "op", "cit",
+}
+_CONTENTS = re.compile(r"^\s*(table of )?contents\s*$", re.I)
+_SENT_BOUNDARY = re.compile(r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9ÀÁÂÄÅÉÈÖØÜ])")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence (start, end) character offsets in ``text``; guards common abbreviations."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENT_BOUNDARY.finditer(text):
+        before = text[start : m.start()].rstrip("\"”’)]")
+        last_word = re.findall(r"([A-Za-z][A-Za-z.]*)\.$", before)
+        if last_word and (last_word[0].lower().rstrip(".") in _ABBREVIATIONS or len(last_word[0]) == 1):
+            continue
+        end = m.start() + len(m.group(0).rstrip())
+        if text[start:end].strip():
+            spans.append((start, end))
+        start = m.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans
+
+
+@dataclass
+class _Sentence:
+    text: str
+    start_line: int
+    end_line: int
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+def _paragraph_sentences(block: Block, vocabulary: set[str]) -> list[_Sentence]:
+    """Join the block's lines (repairing hyphenation across line breaks) and split it into
+    sentences, keeping for every character the line it came from."""
+    chars: list[str] = []
+    owner: list[int] = []
+    for lineno, line in block.lines:
+        line = line.strip()
+        if not line:
+            continue
+        if chars:
+            joined_prev = "".join(chars)
+            if re.search(r"[A-Za-zÀ-ÿ]-$", joined_prev) and re.match(r"[a-zà-ÿ]", line):
+                merged, dropped = join_hyphenated(joined_prev[-60:], line, vocabulary)
+                if dropped:
+                    chars.pop()
+                    owner.pop()
+            else:
+                chars.append(" ")
+                owner.append(lineno)
+        for ch in line:
+            chars.append(ch)
+            owner.append(lineno)
+    # collapse runs of whitespace, keeping the owner map aligned
+    text_chars: list[str] = []
+    text_owner: list[int] = []
+    for ch, ln in zip(chars, owner):
+        if ch.isspace():
+            if text_chars and text_chars[-1] == " ":
+                continue
+            ch = " "
+        text_chars.append(ch)
+        text_owner.append(ln)
+    text = "".join(text_chars)
+    out: list[_Sentence] = []
+    for a, b in split_sentences(text):
+        seg = text[a:b]
+        lead = len(seg) - len(seg.lstrip())
+        trail = len(seg.rstrip())
+        a2, b2 = a + lead, a + max(trail, lead + 1)
+        sentence = text[a2:b2].strip()
+        if sentence:
+            out.append(_Sentence(sentence, text_owner[a2], text_owner[b2 - 1]))
+    return out
+
+
+def document_vocabulary(blocks: list[Block]) -> set[str]:
+    vocab: set[str] = set()
+    for b in blocks:
+        for _, line in b.lines:
+            vocab.update(w.lower() for w in re.findall(r"[A-Za-zÀ-ÿ]+(?:-[A-Za-zÀ-ÿ]+)*", line))
+    return vocab
+
+
+def _section_kind(section: list[str], block_kind: str) -> SectionKind:
+    if block_kind == "footnote":
+        return "footnote"
+    joined = " ".join(section).lower()
+    if re.search(r"recommend|conclusion|the way forward|prospects", joined):
+        return "recommendations"
+    if "summary" in joined:
+        return "summary"
+    return "body"
+
+
+def _section_label(section: list[str], meta: ReportMeta) -> list[str]:
+    """Drop a top heading that merely repeats the report title."""
+    title = set(match_tokens(meta.title))
+    out = list(section)
+    if out and title:
+        first = set(match_tokens(out[0]))
+        if first and len(first & title) / len(first) > 0.8:
+            out = out[1:]
+    return out
+
+
+def passage_id(source: str, start_line: int, end_line: int, text: str) -> str:
+    digest = hashlib.sha1(f"{source}|{start_line}|{end_line}|{text}".encode()).hexdigest()[:10]
+    return f"{source.rsplit('.', 1)[0][:24]}:{start_line}-{end_line}:{digest}"
+
+
+def make_passages(
+    blocks: list[Block], meta: ReportMeta, min_words: int = 60, target_words: int = 120, max_words: int = 180
+) -> list[Passage]:
+    """Pack the sentences of consecutive paragraphs of one section into passages of about
+    ``target_words`` words: a paragraph is never cut mid-sentence, short paragraphs are merged with
+    their neighbours in the same section, and footnotes are packed separately."""
+    vocab = document_vocabulary(blocks)
+    passages: list[Passage] = []
+    pending: list[_Sentence] = []
+    pending_key: tuple[str, tuple[str, ...]] | None = None
+
+    def flush() -> None:
+        nonlocal pending
+        if not pending:
+            return
+        kind, section = pending_key  # type: ignore[misc]
+        label = _section_label(list(section), meta)
+        text = " ".join(s.text for s in pending)
+        start, end = min(s.start_line for s in pending), max(s.end_line for s in pending)
+        passages.append(
+            Passage(
+                passage_id=passage_id(meta.source, start, end, text),
+                source=meta.source,
+                title=meta.title,
+                short_citation=meta.short_citation,
+                year=meta.year,
+                section=" > ".join(label),
+                section_kind=_section_kind(list(section), kind),
+                start_line=start,
+                end_line=end,
+                text=text,
+                sentences=[s.text for s in pending],
+            )
+        )
+        pending = []
+
+    for block in blocks:
+        if block.kind == "heading" or any(_CONTENTS.match(h) for h in block.section):
+            continue
+        key = (block.kind, tuple(block.section))
+        sentences = _paragraph_sentences(block, vocab)
+        if not sentences:
+            continue
+        if pending_key != key:
+            flush()
+            pending_key = key
+        pending_words = sum(s.words for s in pending)
+        para_words = sum(s.words for s in sentences)
+        # a new paragraph starts a new passage unless the pending one is still too short
+        if pending and pending_words >= min_words and pending_words + para_words > target_words:
+            flush()
+        for s in sentences:
+            pending_words = sum(x.words for x in pending)
+            if pending and pending_words + s.words > max_words:
+                flush()
+            elif pending and pending_words >= target_words and s.words >= 8:
+                flush()
+            pending.append(s)
+    flush()
+    return _merge_short_tails(passages, min_words, max_words)
+
+
+def _merge_short_tails(passages: list[Passage], min_words: int, max_words: int) -> list[Passage]:
+    """A passage below min_words joins the previous passage of the same section and kind when the
+    result stays within max_words."""
+    out: list[Passage] = []
+    for p in passages:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and len(p.text.split()) < min_words
+            and prev.section == p.section
+            and prev.section_kind == p.section_kind
+            and len(prev.text.split()) + len(p.text.split()) <= max_words
+        ):
+            text = prev.text + " " + p.text
+            start, end = min(prev.start_line, p.start_line), max(prev.end_line, p.end_line)
+            out[-1] = prev.model_copy(
+                update={
+                    "text": text,
+                    "start_line": start,
+                    "end_line": end,
+                    "sentences": prev.sentences + p.sentences,
+                    "passage_id": passage_id(p.source, start, end, text),
+                }
+            )
+        else:
+            out.append(p)
+    return out
+
+
+def passage_words(p: Passage) -> int:
+    return len(collapse_ws(p.text).split())

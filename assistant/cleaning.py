@@ -1,0 +1,139 @@
+"""Repairs of text-extraction damage, one function per kind of damage.
+
+These work on single lines or on joined text; the document structure (headers, footnote
+blocks, pull quotes, headings) is handled in ``structure.py``.  ``normalise_for_match`` is the
+canonical form used to check that a passage's text stands in its line span.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# "specifi c", "fi rst", "confi rm", "fl exible", "effi cient": a ligature glyph (fi, fl, ffi, ffl)
+# was extracted with a trailing space.  Only fi/fl endings are joined: "staff members" is real.
+_LIGATURE_SPLIT = re.compile(r"(?<![A-Za-z])([A-Za-z]*?(?:fi|fl|Fi|Fl))\s(?=[a-z])")
+
+# Footnote markers glued to the word or punctuation before them: "integration.12", "place.4 For".
+_GLUED_MARKER = re.compile(r"(?:(?<=[a-z\)’”\"'])|(?<=[a-z\)’”\"'][.,;:]))(\d{1,3})(?=[\s,;:.)]|$)")
+# Spaced markers left by some PDF extractions: "studies. 1  " or "co-develop- ment 2  initiatives".
+_SPACED_MARKER = re.compile(r"(?<=[A-Za-z\.,;:)’”])\s+\d{1,2}(?=\s{2,}|\s*$)|^\s+\d{1,2}\s{2,}(?=[A-Z])")
+_SUP_TAG = re.compile(r"<sup>\s*[^<]{0,12}\s*</sup>")
+_SUPERSCRIPT_DIGITS = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]+")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|\*(?=\S)|(?<=\S)\*)")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_BULLET = re.compile(r"^\s*(?:[-*+•▪◦●]\s*)?(?:[▶►•▪◦●]\s*)?")
+_SPACED_HYPHEN = re.compile(r"(?<=[A-Za-zÀ-ÿ])- (?=[A-Za-zÀ-ÿ])")
+_WS = re.compile(r"\s+")
+
+
+def fix_unicode(text: str) -> str:
+    """Compose decomposed accents ('u' + combining diaeresis -> 'ü') and drop soft hyphens."""
+    return unicodedata.normalize("NFC", text).replace("\u00ad", "").replace("\ufb01", "fi").replace("\ufb02", "fl")
+
+
+def fix_ligatures(text: str) -> str:
+    return _LIGATURE_SPLIT.sub(r"\1", text)
+
+
+def strip_markup(text: str) -> str:
+    """Markdown headings, bold/italic marks, links, <sup> footnote tags, superscript digits, bullets."""
+    text = _SUP_TAG.sub("", text)
+    text = _SUPERSCRIPT_DIGITS.sub("", text)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _MD_HEADING.sub("", text)
+    text = _MD_EMPHASIS.sub("", text)
+    text = _BULLET.sub("", text, count=1)
+    return text
+
+
+def strip_footnote_markers(text: str) -> str:
+    text = _SPACED_MARKER.sub("", text)
+    return _GLUED_MARKER.sub("", text)
+
+
+def fix_spaced_hyphens(text: str) -> str:
+    """'policy- oriented' -> 'policy-oriented', 'town- to- town' -> 'town-to-town'."""
+    return _SPACED_HYPHEN.sub("-", text)
+
+
+def clean_line(line: str) -> str:
+    """All per-line repairs, in the order that keeps them independent. Whitespace is preserved
+    at the ends so that callers can still see indentation-based layout before calling strip()."""
+    line = fix_unicode(line)
+    line = strip_markup(line)
+    line = strip_footnote_markers(line)
+    line = fix_ligatures(line)
+    line = fix_spaced_hyphens(line)
+    return line
+
+
+def collapse_ws(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+def join_hyphenated(left: str, right: str, vocabulary: set[str] | None = None) -> tuple[str, bool]:
+    """Join a line ending in 'govern-' with the next line 'ments ...'.
+
+    Returns (joined_text, dropped_hyphen).  The hyphen is dropped when the next line starts in
+    lower case, unless the document spells the compound with a hyphen elsewhere ('co-development')
+    and never without it.
+    """
+    m = re.search(r"([A-Za-zÀ-ÿ]+)-\s*$", left)
+    n = re.match(r"\s*([a-zà-ÿ][A-Za-zÀ-ÿ]*)", right)
+    if not m or not n:
+        return left.rstrip() + " " + right.lstrip(), False
+    head, tail = m.group(1), n.group(1)
+    keep = False
+    if vocabulary is not None:
+        solid = (head + tail).lower()
+        hyphenated = f"{head}-{tail}".lower()
+        keep = hyphenated in vocabulary and solid not in vocabulary
+    if keep:
+        return left.rstrip() + right.lstrip(), False
+    return left.rstrip()[:-1] + right.lstrip(), True
+
+
+_TOKEN = re.compile(r"[0-9a-zà-ÿ]+")
+
+
+def match_tokens(text: str) -> list[str]:
+    """Canonical token form for span checks: repairs applied, hyphenation removed, lower case."""
+    text = "\n".join(clean_line(line) for line in text.split("\n"))
+    text = re.sub(r"([A-Za-zÀ-ÿ])-\s*\n\s*([A-Za-zÀ-ÿ])", r"\1\2", text)
+    text = text.replace("-", "")
+    return _TOKEN.findall(text.lower())
+
+
+def text_in_span(text: str, span_text: str, max_gaps: int = 4, min_run: int = 4) -> bool:
+    """True when ``text`` stands in ``span_text`` once whitespace and repairs are normalised.
+
+    The passage's tokens must appear in order as at most ``max_gaps + 1`` contiguous runs of the
+    span's tokens (gaps are the footnote blocks, running headers and pull quotes that ingestion
+    lifted out of the body); every run but the last is at least ``min_run`` tokens long.
+    """
+    needle, hay = match_tokens(text), match_tokens(span_text)
+    if not needle:
+        return False
+    hay_str = " " + " ".join(hay) + " "
+    pos, i, runs = 0, 0, 0
+    while i < len(needle):
+        # longest run of needle[i:] found in hay at or after pos
+        lo, hi, best_at = 1, len(needle) - i, -1
+        found_len = 0
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            at = hay_str.find(" " + " ".join(needle[i : i + mid]) + " ", pos)
+            if at >= 0:
+                found_len, best_at, lo = mid, at, mid + 1
+            else:
+                hi = mid - 1
+        if found_len == 0 or (found_len < min_run and i + found_len < len(needle)):
+            return False
+        runs += 1
+        if runs > max_gaps + 1:
+            return False
+        pos = best_at + len(" ".join(needle[i : i + found_len])) + 1
+        i += found_len
+    return True

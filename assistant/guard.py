@@ -1,0 +1,53 @@
+"""Input checks before retrieval: empty or oversized questions, prompt-injection attempts and
+requests for the assistant's own opinions (declined in every backend)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .errors import InputError
+
+_INJECTION = re.compile(
+    r"(\bignore\b.{0,40}\b(instructions?|sources?|reports?|rules?|context|passages?|above|previous|prompt)\b|"
+    r"\bforget\b.{0,40}\b(instructions?|sources?|reports?|rules?|everything|context)\b|"
+    r"\bdisregard\b|^\s*(system|assistant|developer)\s*:|\bnew instructions?\b|\byou are now\b|"
+    r"\bpretend (to be|you are|you're)\b|\bact as\b|\brole-?play\b|\bjailbreak\b|\bdeveloper mode\b|"
+    r"\b(reveal|show|print|repeat)\b.{0,30}\b(system )?(prompt|instructions)\b|\btell me a joke\b|"
+    r"\bwithout (using|citing) (the |your )?(sources|reports)\b|\bfrom your own (knowledge|memory)\b)",
+    re.I,
+)
+_OPINION = re.compile(
+    r"(\byour (own |personal )?(opinion|view|views|stance|position|preference|belief)s?\b|"
+    r"\bdo you (personally )?(think|believe|feel|support|prefer|agree)\b|\bwho should i vote\b|"
+    r"\bwhich (party|candidate)\b|\bis immigration (good|bad)\b|\bare (migrants|immigrants) (good|bad)\b)",
+    re.I,
+)
+
+
+def clean_question(question: str | None, max_chars: int) -> str:
+    """Normalise a question or raise InputError with a message for the user."""
+    if question is None:
+        raise InputError("the question is empty: type a question about the reports")
+    q = unicodedata.normalize("NFC", str(question))
+    q = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in q)
+    q = re.sub(r"\s+", " ", q).strip()
+    if not q:
+        raise InputError("the question is empty: type a question about the reports")
+    if len(q) > max_chars:
+        raise InputError(
+            f"the question is too long ({len(q):,} characters; the limit is {max_chars:,}). "
+            "Ask one question at a time, in a sentence or two."
+        )
+    if not re.search(r"[A-Za-zÀ-ÿ]{2,}", q):
+        raise InputError("the question has no words in it: type a question about the reports")
+    return q
+
+
+def classify(question: str) -> str | None:
+    """'injection', 'opinion' or None."""
+    if _INJECTION.search(question):
+        return "injection"
+    if _OPINION.search(question):
+        return "opinion"
+    return None

@@ -1,0 +1,330 @@
+"""The knowledge index: Chroma (dense) + bm25s (lexical) over the same passages, plus the
+sentence embeddings that the extractive composer ranks.
+
+Every build writes a new *generation* (a Chroma collection and a folder of files) and only then
+switches ``state.json`` to it with an atomic rename, so a killed or failed build never replaces a
+good index.  Unchanged passages keep their embeddings from the previous generation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .embeddings import Embedder, get_embedder
+from .errors import IndexError_
+from .ingest import CHUNKING_VERSION, SourceFile, all_sources, passages_for
+from .models import Passage
+from .settings import Settings
+from .text import bm25_tokenize
+
+log = logging.getLogger(__name__)
+STATE_FILE = "state.json"
+
+
+def _signature(settings: Settings, sources: list[SourceFile]) -> dict:
+    return {
+        "embedding_model": settings.embedding_model,
+        "chunking_version": CHUNKING_VERSION,
+        "passage_words": [settings.passage_min_words, settings.passage_target_words, settings.passage_max_words],
+        "sources": {s.meta.source: s.sha256 for s in sources},
+    }
+
+
+def chroma_client(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+    path = settings.data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+@dataclass
+class LoadedIndex:
+    """A complete generation, ready to query."""
+
+    settings: Settings
+    generation: str
+    passages: list[Passage]
+    collection: object
+    bm25: object
+    sentence_vectors: np.ndarray  # (n_sentences, dim), rows in passage order
+    sentence_owner: np.ndarray  # (n_sentences,) index into passages
+    passage_vectors: np.ndarray
+    embedder: Embedder
+
+    def __post_init__(self) -> None:
+        self.by_id = {p.passage_id: i for i, p in enumerate(self.passages)}
+        self.sentence_start = np.zeros(len(self.passages) + 1, dtype=np.int64)
+        counts = np.bincount(self.sentence_owner, minlength=len(self.passages))
+        self.sentence_start[1:] = np.cumsum(counts)
+
+    def sentence_rows(self, passage_index: int) -> range:
+        return range(int(self.sentence_start[passage_index]), int(self.sentence_start[passage_index + 1]))
+
+
+class IndexManager:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.root = settings.data_dir / "index"
+
+    # ------------------------------------------------------------------ state
+    def _state_path(self) -> Path:
+        return self.root / STATE_FILE
+
+    def read_state(self) -> dict | None:
+        path = self._state_path()
+        if not path.exists():
+            return None
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+            state["generation"]  # noqa: B018 - presence check
+            return state
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexError_(
+                f"the index state file {path} is corrupted ({exc}). Run `policy-assistant index --rebuild` "
+                f"to build a fresh index (the reports themselves are not affected)."
+            ) from exc
+
+    def is_current(self) -> bool:
+        state = self.read_state()
+        if state is None:
+            return False
+        return state.get("signature") == _signature(self.settings, all_sources(self.settings))
+
+    def status(self) -> dict:
+        state = self.read_state()
+        sources = all_sources(self.settings)
+        return {
+            "data_dir": str(self.settings.data_dir),
+            "built": state is not None,
+            "generation": state and state["generation"],
+            "passages": state and state.get("passages"),
+            "up_to_date": bool(state) and state.get("signature") == _signature(self.settings, sources),
+            "reports": [s.meta.source for s in sources],
+            "embedding_model": self.settings.embedding_model,
+            "chroma": f"{self.settings.chroma_host}:{self.settings.chroma_port}" if self.settings.chroma_host else "embedded",
+        }
+
+    # ------------------------------------------------------------------ build
+    def ensure(self, progress: bool = True) -> LoadedIndex:
+        """Load the index, building or updating it first when the corpus or model changed."""
+        if not self.is_current():
+            self.build(progress=progress)
+        return self.load()
+
+    def build(self, progress: bool = True, force: bool = False) -> dict:
+        from tqdm import tqdm
+
+        t0 = time.perf_counter()
+        sources = all_sources(self.settings)
+        signature = _signature(self.settings, sources)
+        try:
+            old_state = self.read_state()
+        except IndexError_:
+            old_state = None  # a corrupted state is replaced by this build
+        if old_state and old_state.get("signature") == signature and not force:
+            return old_state
+
+        passages: list[Passage] = []
+        for src in tqdm(sources, desc="Reading reports", unit="report", disable=not progress):
+            passages.extend(passages_for(src, self.settings))
+        if not passages:
+            raise IndexError_("no passages were produced from the reports; is knowledge_base/sources empty?")
+
+        embedder = get_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+        reuse = {} if force else self._reusable_vectors(old_state)
+        texts = [p.text for p in passages]
+        todo = [i for i, p in enumerate(passages) if p.passage_id not in reuse]
+        pvecs = np.zeros((len(passages), embedder.dimension), dtype=np.float32)
+        for i, p in enumerate(passages):
+            if p.passage_id in reuse:
+                pvecs[i] = reuse[p.passage_id]["p"]
+        if todo:
+            bar = tqdm(total=len(todo), desc="Embedding passages", unit="passage", disable=not progress)
+            for a in range(0, len(todo), 64):
+                chunk = todo[a : a + 64]
+                pvecs[chunk] = embedder.embed([texts[i] for i in chunk])
+                bar.update(len(chunk))
+            bar.close()
+
+        svecs_parts, owners = [], []
+        new_sentences = [(i, s) for i, p in enumerate(passages) if p.passage_id not in reuse for s in p.sentences]
+        fresh = {}
+        if new_sentences:
+            bar = tqdm(total=len(new_sentences), desc="Embedding sentences", unit="sentence", disable=not progress)
+            for a in range(0, len(new_sentences), 256):
+                chunk = new_sentences[a : a + 256]
+                vecs = embedder.embed([s for _, s in chunk], batch_size=64)
+                for (i, _), v in zip(chunk, vecs):
+                    fresh.setdefault(i, []).append(v)
+                bar.update(len(chunk))
+            bar.close()
+        for i, p in enumerate(passages):
+            vecs = reuse[p.passage_id]["s"] if p.passage_id in reuse else np.array(fresh.get(i, []), dtype=np.float32)
+            if len(vecs) != len(p.sentences):
+                raise IndexError_(f"internal error: sentence vectors of {p.passage_id} do not match")
+            svecs_parts.append(np.asarray(vecs, dtype=np.float32).reshape(-1, embedder.dimension))
+            owners.extend([i] * len(p.sentences))
+
+        generation = f"g{int(time.time() * 1000):x}"
+        gen_dir = self.root / generation
+        tmp_dir = self.root / (generation + ".partial")
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        collection_name = f"{self.settings.collection_prefix}_{generation}"
+        client = chroma_client(self.settings)
+        try:
+            collection = client.create_collection(
+                collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+            for a in tqdm(range(0, len(passages), 256), desc="Writing Chroma index", unit="batch", disable=not progress):
+                batch = passages[a : a + 256]
+                collection.add(
+                    ids=[p.passage_id for p in batch],
+                    embeddings=pvecs[a : a + len(batch)].tolist(),
+                    documents=[p.text for p in batch],
+                    metadatas=[
+                        {
+                            "source": p.source,
+                            "section": p.section,
+                            "section_kind": p.section_kind,
+                            "start_line": p.start_line,
+                            "end_line": p.end_line,
+                        }
+                        for p in batch
+                    ],
+                )
+            self._write_files(tmp_dir, passages, pvecs, np.concatenate(svecs_parts), np.array(owners, dtype=np.int64))
+            tmp_dir.replace(gen_dir)
+            state = {
+                "generation": generation,
+                "collection": collection_name,
+                "signature": signature,
+                "passages": len(passages),
+                "sentences": len(owners),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "build_seconds": round(time.perf_counter() - t0, 2),
+                "embedded_passages": len(todo),
+            }
+            self._write_state(state)
+        except BaseException:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            try:
+                client.delete_collection(collection_name)
+            except Exception:  # noqa: BLE001 - best effort clean-up
+                pass
+            raise
+        self._cleanup(client, keep=generation)
+        return state
+
+    def _reusable_vectors(self, state: dict | None) -> dict[str, dict]:
+        """passage_id -> {'p': passage vector, 's': sentence vectors} from the current generation."""
+        if not state or state.get("signature", {}).get("embedding_model") != self.settings.embedding_model:
+            return {}
+        gen_dir = self.root / state["generation"]
+        try:
+            passages = _read_passages(gen_dir)
+            pvecs = np.load(gen_dir / "passage_vectors.npy")
+            svecs = np.load(gen_dir / "sentence_vectors.npy")
+            owners = np.load(gen_dir / "sentence_owner.npy")
+        except Exception:  # noqa: BLE001 - a damaged generation simply gives nothing to reuse
+            return {}
+        out = {}
+        for i, p in enumerate(passages):
+            out[p.passage_id] = {"p": pvecs[i], "s": svecs[owners == i]}
+        return out
+
+    def _write_files(self, d: Path, passages: list[Passage], pvecs, svecs, owners) -> None:
+        import bm25s
+
+        with open(d / "passages.jsonl", "w", encoding="utf-8") as fh:
+            for p in passages:
+                fh.write(p.model_dump_json() + "\n")
+        np.save(d / "passage_vectors.npy", pvecs)
+        np.save(d / "sentence_vectors.npy", svecs)
+        np.save(d / "sentence_owner.npy", owners)
+        retriever = bm25s.BM25()
+        retriever.index(bm25_tokenize([_bm25_text(p) for p in passages]), show_progress=False)
+        retriever.save(str(d / "bm25"))
+        (d / "COMPLETE").write_text("ok\n")
+        for f in d.rglob("*"):
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+
+    def _write_state(self, state: dict) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / (STATE_FILE + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(state, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(self._state_path())
+
+    def _cleanup(self, client, keep: str) -> None:
+        """Remove older generations and abandoned partial builds."""
+        for d in self.root.iterdir():
+            if d.is_dir() and d.name != keep:
+                shutil.rmtree(d, ignore_errors=True)
+        try:
+            for c in client.list_collections():
+                name = c if isinstance(c, str) else c.name
+                if name.startswith(self.settings.collection_prefix + "_g") and not name.endswith(keep):
+                    client.delete_collection(name)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not clean up old collections: %s", exc)
+
+    # ------------------------------------------------------------------ load
+    def load(self) -> LoadedIndex:
+        import bm25s
+
+        state = self.read_state()
+        if state is None:
+            raise IndexError_(
+                f"no index in {self.root}. Run `policy-assistant index` (or any command: the index is built on first use)."
+            )
+        gen_dir = self.root / state["generation"]
+        if not (gen_dir / "COMPLETE").exists():
+            raise IndexError_(
+                f"the index generation {gen_dir} is incomplete or missing. Run `policy-assistant index --rebuild`."
+            )
+        try:
+            passages = _read_passages(gen_dir)
+            pvecs = np.load(gen_dir / "passage_vectors.npy")
+            svecs = np.load(gen_dir / "sentence_vectors.npy")
+            owners = np.load(gen_dir / "sentence_owner.npy")
+            bm25 = bm25s.BM25.load(str(gen_dir / "bm25"))
+            collection = chroma_client(self.settings).get_collection(state["collection"], embedding_function=None)
+            count = collection.count()
+        except Exception as exc:  # noqa: BLE001 - everything here means a damaged index
+            raise IndexError_(
+                f"the index in {gen_dir} is corrupted ({type(exc).__name__}: {exc}). "
+                f"Run `policy-assistant index --rebuild`."
+            ) from exc
+        if count != len(passages) or len(pvecs) != len(passages) or len(svecs) != len(owners):
+            raise IndexError_(
+                f"the index in {gen_dir} is inconsistent (Chroma has {count} passages, files {len(passages)}). "
+                f"Run `policy-assistant index --rebuild`."
+            )
+        embedder = get_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+        return LoadedIndex(self.settings, state["generation"], passages, collection, bm25, svecs, owners, pvecs, embedder)
+
+
+def _read_passages(gen_dir: Path) -> list[Passage]:
+    with open(gen_dir / "passages.jsonl", encoding="utf-8") as fh:
+        return [Passage.model_validate_json(line) for line in fh if line.strip()]
+
+
+def _bm25_text(p: Passage) -> str:
+    return f"{p.section} {p.text}"

@@ -1,0 +1,214 @@
+"""Reports in, passages out: the shipped knowledge base, user-added files (PDF, DOCX, HTML,
+Markdown, TXT) converted to text, and their content hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .chunking import make_passages
+from .errors import IngestError
+from .models import Passage, ReportMeta
+from .settings import Settings
+from .structure import parse_document
+
+SUPPORTED = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"}
+CHUNKING_VERSION = "3"  # bump when structure/chunking changes the passages of an unchanged file
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    meta: ReportMeta
+    path: Path
+    sha256: str
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_manifest(kb_dir: Path) -> list[ReportMeta]:
+    path = kb_dir / "manifest.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IngestError(f"cannot read the knowledge-base manifest {path}: {exc}") from exc
+    return [ReportMeta(**r) for r in data["reports"]]
+
+
+def user_registry_path(settings: Settings) -> Path:
+    return settings.data_dir / "user_reports.json"
+
+
+def load_user_reports(settings: Settings) -> list[ReportMeta]:
+    path = user_registry_path(settings)
+    if not path.exists():
+        return []
+    try:
+        return [ReportMeta(**r) for r in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError) as exc:
+        raise IngestError(f"the list of added reports {path} is unreadable ({exc}); fix or delete it") from exc
+
+
+def all_sources(settings: Settings) -> list[SourceFile]:
+    """The shipped reports followed by the user-added ones, each with its content hash."""
+    out: list[SourceFile] = []
+    for meta in load_manifest(settings.knowledge_base_dir):
+        out.append(_source(settings.knowledge_base_dir / "sources" / meta.source, meta))
+    for meta in load_user_reports(settings):
+        out.append(_source(settings.data_dir / "sources" / meta.source, meta))
+    return out
+
+
+def _source(path: Path, meta: ReportMeta) -> SourceFile:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"cannot read report {path}: {exc}") from exc
+    return SourceFile(meta, path, sha256_bytes(data))
+
+
+def passages_for(src: SourceFile, settings: Settings) -> list[Passage]:
+    raw = src.path.read_text(encoding="utf-8").splitlines()
+    return make_passages(
+        parse_document(raw),
+        src.meta,
+        settings.passage_min_words,
+        settings.passage_target_words,
+        settings.passage_max_words,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# user-added reports
+# ---------------------------------------------------------------------------------------
+
+
+def to_text(path: Path) -> str:
+    """Extract plain text (one paragraph or line per line) from a supported file."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise IngestError(f"{path.name}: unsupported file type '{suffix}' (supported: {', '.join(sorted(SUPPORTED))})")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise IngestError(f"{path.name}: the file is empty")
+    try:
+        if suffix == ".pdf":
+            text = _pdf_text(path)
+        elif suffix == ".docx":
+            text = _docx_text(path)
+        elif suffix in (".html", ".htm"):
+            text = _html_text(data)
+        else:
+            if b"\x00" in data[:4096]:
+                raise IngestError(f"{path.name}: looks like a binary file, not {suffix} text")
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = data.decode("latin-1")
+    except IngestError:
+        raise
+    except Exception as exc:  # parsers raise many types on damaged files
+        raise IngestError(f"{path.name}: cannot extract text ({type(exc).__name__}: {exc})") from exc
+    if len(re.findall(r"[A-Za-zÀ-ÿ]{3,}", text)) < 20:
+        raise IngestError(f"{path.name}: no readable text found (a scanned PDF needs OCR first)")
+    return text
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    return "\n".join((page.extract_text() or "") for page in reader.pages)
+
+
+def _docx_text(path: Path) -> str:
+    import docx
+
+    document = docx.Document(str(path))
+    lines = []
+    for par in document.paragraphs:
+        style = (par.style.name or "").lower() if par.style is not None else ""
+        text = par.text.strip()
+        if not text:
+            continue
+        if style.startswith("heading"):
+            level = re.findall(r"\d", style)
+            lines += ["", "#" * int(level[0] if level else 1) + " " + text, ""]
+        else:
+            lines += [text, ""]
+    return "\n".join(lines)
+
+
+def _html_text(data: bytes) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(data, "html.parser")
+    for tag in soup(["script", "style", "nav", "header", "footer", "noscript"]):
+        tag.decompose()
+    lines: list[str] = []
+    for el in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "td"]):
+        text = " ".join(el.get_text(" ").split())
+        if not text:
+            continue
+        if el.name.startswith("h"):
+            lines += ["", "#" * int(el.name[1]) + " " + text, ""]
+        elif el.name == "li":
+            lines.append("- " + text)
+        else:
+            lines += [text, ""]
+    return "\n".join(lines)
+
+
+def _guess_title(text: str, path: Path) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if 3 <= len(line) <= 200:
+            return line
+    return path.stem
+
+
+def add_user_report(path: Path, settings: Settings, title: str | None = None, year: int | None = None) -> tuple[ReportMeta, bool]:
+    """Convert ``path`` to text under data_dir/sources and register it.
+
+    Returns (meta, changed): ``changed`` is False when the same content was ingested before.
+    The text file (not the original) is what citations' line spans refer to.
+    """
+    text = to_text(path)
+    digest = sha256_bytes(text.encode("utf-8"))
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)[:60] + ".txt"
+    reports = load_user_reports(settings)
+    shipped = {m.source for m in load_manifest(settings.knowledge_base_dir)}
+    if name in shipped:
+        name = "user_" + name
+    target = settings.data_dir / "sources" / name
+    existing = next((m for m in reports if m.source == name), None)
+    if existing is not None and target.exists() and sha256_bytes(target.read_bytes()) == digest:
+        return existing, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    meta = ReportMeta(
+        source=name,
+        title=title or (existing.title if existing else _guess_title(text, path)),
+        short_citation=(title or path.stem)[:40] + (f" {year}" if year else ""),
+        publisher="added by user",
+        year=year,
+        kind="user report",
+        aliases=[path.stem],
+    )
+    reports = [m for m in reports if m.source != name] + [meta]
+    reg = user_registry_path(settings)
+    reg.parent.mkdir(parents=True, exist_ok=True)
+    tmp = reg.with_suffix(".tmp")
+    tmp.write_text(json.dumps([m.model_dump() for m in reports], indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(reg)
+    return meta, True
+

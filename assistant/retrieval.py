@@ -1,0 +1,209 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (bm25s), fused by reciprocal rank, with
+report-name detection, recommendation-aware boosts, metadata filters and per-report diversity.
+``PolicyRetriever`` exposes it as a LangChain ``BaseRetriever``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from .index import LoadedIndex
+from .models import Passage, ReportMeta
+from .text import content_terms
+
+_RECOMMEND_Q = re.compile(
+    r"\b(recommend\w*|should|ought|advice|advise|propos\w*|suggest\w*|call(s|ed)? (on|for)|asked of|"
+    r"what can .{0,40}\bdo\b|how can|how could|what (are|is) .{0,30}(need|expected)|urge\w*|priorit\w*|lessons?)\b",
+    re.I,
+)
+_PRACTICE_Q = re.compile(r"\b(done|did|example|examples|practice|practices|initiative|initiatives|project|projects|case|cases|have .{0,30}(used|set up|created|introduced))\b", re.I)
+DIRECTIVE = re.compile(
+    r"\b(should|must|need(s|ed)? to|would do well|it is (important|essential|crucial|necessary)|ought to|"
+    r"recommend\w*|is key|are key|requires?|call(s)? for|could be used|can help)\b",
+    re.I,
+)
+
+
+@dataclass
+class RetrievalFilters:
+    sources: list[str] | None = None  # report file names
+    section_kinds: list[str] | None = None  # body, summary, recommendations, footnote
+
+
+@dataclass
+class QueryAnalysis:
+    text: str
+    wants_recommendations: bool
+    wants_practices: bool
+    named_sources: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Hit:
+    index: int  # position in LoadedIndex.passages
+    passage: Passage
+    score: float
+    dense: float  # cosine similarity to the query
+    rank_dense: int | None
+    rank_bm25: int | None
+
+
+def detect_reports(question: str, reports: list[ReportMeta]) -> list[str]:
+    """Reports the question names the way officials do: 'the OSCE study', 'the EPC brief'."""
+    q = " " + re.sub(r"[^a-z0-9à-ÿ]+", " ", question.lower()) + " "
+    found = []
+    for meta in reports:
+        names = list(meta.aliases) + [meta.short_citation]
+        for name in names:
+            n = re.sub(r"[^a-z0-9à-ÿ]+", " ", name.lower()).strip()
+            if len(n) >= 3 and f" {n} " in q:
+                found.append(meta.source)
+                break
+    return found
+
+
+def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
+    return QueryAnalysis(
+        text=question,
+        wants_recommendations=bool(_RECOMMEND_Q.search(question)),
+        wants_practices=bool(_PRACTICE_Q.search(question)),
+        named_sources=detect_reports(question, reports),
+    )
+
+
+class HybridSearch:
+    def __init__(self, index: LoadedIndex, reports: list[ReportMeta]):
+        self.index = index
+        self.settings = index.settings
+        self.reports = reports
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        filters: RetrievalFilters | None = None,
+        analysis: QueryAnalysis | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Hit]:
+        s = self.settings
+        k = k or s.top_k
+        analysis = analysis or analyse(query, self.reports)
+        filters = filters or RetrievalFilters()
+        sources = filters.sources
+        if not sources and analysis.named_sources:
+            sources = analysis.named_sources
+        allowed = self._allowed(sources, filters.section_kinds)
+        if not allowed.any():
+            return []
+        qvec = query_vector if query_vector is not None else self.index.embedder.embed_query(query)
+
+        # dense: Chroma, filtered in the query
+        where = self._where(sources, filters.section_kinds)
+        n_dense = min(s.dense_candidates, int(allowed.sum()))
+        res = self.index.collection.query(
+            query_embeddings=[qvec.tolist()], n_results=n_dense, where=where, include=["distances"]
+        )
+        dense_ids = res["ids"][0]
+        dense_rank = {self.index.by_id[pid]: r for r, pid in enumerate(dense_ids) if pid in self.index.by_id}
+
+        # lexical: BM25 over all passages, filtered afterwards
+        terms = content_terms(query)
+        bm25_rank: dict[int, int] = {}
+        if terms:
+            n = len(self.index.passages)
+            docs, scores = self.index.bm25.retrieve([terms], k=n, show_progress=False, weight_mask=allowed.astype(float))
+            r = 0
+            for d, sc in zip(docs[0], scores[0]):
+                if sc <= 0 or not allowed[int(d)]:
+                    continue
+                bm25_rank[int(d)] = r
+                r += 1
+                if r >= s.bm25_candidates:
+                    break
+
+        cos = self.index.passage_vectors @ qvec
+        fused: dict[int, float] = {}
+        for i, r in dense_rank.items():
+            fused[i] = fused.get(i, 0.0) + 1.0 / (s.rrf_k + r + 1)
+        for i, r in bm25_rank.items():
+            fused[i] = fused.get(i, 0.0) + 1.0 / (s.rrf_k + r + 1)
+        hits = []
+        for i, score in fused.items():
+            p = self.index.passages[i]
+            if p.section_kind == "footnote":
+                score *= s.footnote_weight
+            if analysis.wants_recommendations and not analysis.wants_practices:
+                if p.section_kind in ("recommendations", "summary"):
+                    score *= 1.25
+                if DIRECTIVE.search(p.text):
+                    score *= 1.15
+            hits.append(Hit(i, p, score, float(cos[i]), dense_rank.get(i), bm25_rank.get(i)))
+        hits.sort(key=lambda h: h.score, reverse=True)
+        return self._diversify(hits, k, single_report=len(sources or []) == 1)
+
+    def _diversify(self, hits: list[Hit], k: int, single_report: bool) -> list[Hit]:
+        cap = k if single_report else self.settings.max_per_report
+        out, per = [], {}
+        for h in hits:
+            if per.get(h.passage.source, 0) >= cap:
+                continue
+            out.append(h)
+            per[h.passage.source] = per.get(h.passage.source, 0) + 1
+            if len(out) == k:
+                break
+        return out
+
+    def _allowed(self, sources: list[str] | None, kinds: list[str] | None) -> np.ndarray:
+        mask = np.ones(len(self.index.passages), dtype=bool)
+        for i, p in enumerate(self.index.passages):
+            if sources and p.source not in sources:
+                mask[i] = False
+            elif kinds and p.section_kind not in kinds:
+                mask[i] = False
+        return mask
+
+    @staticmethod
+    def _where(sources: list[str] | None, kinds: list[str] | None) -> dict | None:
+        clauses: list[dict[str, Any]] = []
+        if sources:
+            clauses.append({"source": {"$in": list(sources)}})
+        if kinds:
+            clauses.append({"section_kind": {"$in": list(kinds)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class PolicyRetriever(BaseRetriever):
+    """LangChain retriever over the hybrid search; documents carry the passage metadata."""
+
+    search: Any
+    k: int = 8
+    sources: list[str] | None = None
+    section_kinds: list[str] | None = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        hits = self.search.search(query, k=self.k, filters=RetrievalFilters(self.sources, self.section_kinds))
+        return [
+            Document(
+                page_content=h.passage.text,
+                id=h.passage.passage_id,
+                metadata={
+                    "passage_id": h.passage.passage_id,
+                    "source": h.passage.source,
+                    "title": h.passage.title,
+                    "section": h.passage.section,
+                    "section_kind": h.passage.section_kind,
+                    "start_line": h.passage.start_line,
+                    "end_line": h.passage.end_line,
+                    "score": h.score,
+                },
+            )
+            for h in hits
+        ]

@@ -1,0 +1,331 @@
+"""Document structure from extracted text: which lines are body, headings, footnotes or page
+furniture, and how the body falls into paragraphs under a section path.
+
+Works line by line on the source file so that every paragraph keeps the 1-based numbers of
+the lines it came from.  The heuristics cover the layouts that PDF-to-text and PDF-to-Markdown
+conversions produce (see knowledge_base/README.md): running headers and page numbers, footnote
+blocks with or without their numbers, page starts marked by a leading space, Markdown headings,
+Roman-numbered and lettered headings, ALL-CAPS headings and pull quotes printed twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .cleaning import clean_line, collapse_ws, fix_unicode, match_tokens
+
+_BARE_NUMBER = re.compile(r"^\s*\d{1,3}\s*$")
+_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*)$")
+_ROMAN = re.compile(r"^\s*([IVX]{1,5})\.\s*(.*)$")
+_LETTER = re.compile(r"^\s*([A-H])\.\s*$")
+_DIGIT_ALONE = re.compile(r"^\s*(\d)\.\s*$")
+_NUMBERED_TITLE = re.compile(r"^\s*(\d{1,2})\.\s+([A-Z].{3,110})$")
+_HR = re.compile(r"^\s*(-{3,}|\*{3,}|_{3,})\s*$")
+_SUP_FOOTNOTE = re.compile(r"^\s*(<sup>\s*\d+\s*</sup>|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)\s*\S")
+_NUMBERED_FOOTNOTE_WIDE = re.compile(r"^\d{1,2}\s{2,}\S")  # "1   One policy-oriented study"
+_NUMBERED_FOOTNOTE = re.compile(r"^\d{1,3}\s+[A-Z“‘\"']")  # "10 Eva Ersbøll and ..."
+_CITATION_LIKE = re.compile(
+    r"(https?://|www\.|\bIbid\b|\bInterview (with|at)\b|\baccessed\b|\bet al\.|\beds?\.|\bno\. \d|"
+    r"\(\s*[A-Z][^()]{1,60}:\s*[^()]{2,80},?\s*\d{4}\)|^\s*See\b|\bpp?\. \d)",
+)
+_SENTENCE_END = re.compile(r"[.!?:;…][\"”’)]*\s*$")
+
+
+@dataclass
+class Block:
+    """A paragraph (body or footnote) or a heading, with the source lines it came from."""
+
+    kind: str  # "paragraph" | "footnote" | "heading"
+    lines: list[tuple[int, str]]  # (1-based line number, repaired line text)
+    section: list[str] = field(default_factory=list)
+    level: int = 0
+
+    @property
+    def text(self) -> str:
+        return collapse_ws(" ".join(t for _, t in self.lines))
+
+
+def _clean_title(line: str) -> str:
+    """Headings keep their numbers ("3.4.1"), so no footnote-marker stripping here."""
+    return re.sub(r"(\*\*|<sup>.*?</sup>|^\s*#+\s*)", "", fix_unicode(line))
+
+
+def _is_all_caps_title(s: str) -> bool:
+    letters = [c for c in s if c.isalpha()]
+    return len(letters) >= 6 and sum(c.isupper() for c in letters) / len(letters) > 0.85 and len(s) <= 130
+
+
+def _words(s: str) -> int:
+    return len(s.split())
+
+
+_CAPTION = re.compile(r"^\W*(Source|Sources|Chart|Table|Figure|Box|Note|Notes)\b.*|.*(https?://|www\.)")
+
+
+def _looks_like_title(s: str) -> bool:
+    s = s.strip()
+    if not s or len(s) > 110 or _words(s) > 14 or re.search(r"[.,;!]$", s) or _CAPTION.match(s):
+        return False
+    return s[0].isupper() or s[0] in "‘“'\"("
+
+
+class _Lines:
+    def __init__(self, raw: list[str]):
+        self.raw = [fix_unicode(x.rstrip("\n\r")) for x in raw]
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def blank(self, i: int) -> bool:
+        return i >= len(self.raw) or not self.raw[i].strip()
+
+    def next_nonblank(self, i: int) -> int:
+        while i < len(self.raw) and not self.raw[i].strip():
+            i += 1
+        return i
+
+
+def running_headers(raw: list[str]) -> set[str]:
+    """Short lines that repeat on many pages: report titles, publisher names in headers/footers."""
+    counts = Counter(collapse_ws(x).lower() for x in raw if x.strip())
+    return {
+        line
+        for line, n in counts.items()
+        if n >= 3 and 3 <= len(line) <= 150 and not _BARE_NUMBER.match(line) and not _HR.match(line)
+    }
+
+
+def parse_document(raw_lines: list[str]) -> list[Block]:
+    """Classify every line and group them into headings, body paragraphs and footnote blocks."""
+    L = _Lines(raw_lines)
+    headers = running_headers(L.raw)
+    long_lines = sorted(len(x.strip()) for x in L.raw if len(x.strip()) > 40)
+    typical_width = long_lines[int(len(long_lines) * 0.75)] if long_lines else 100
+
+    blocks: list[Block] = []
+    section: list[str] = []
+    levels: list[int] = []
+    current: Block | None = None  # open body paragraph
+    footnote: Block | None = None  # open footnote block
+    state = "body"  # body | numbers | footnote
+    footnote_first = -1
+    numbers_seen = 0
+
+    def close_paragraph() -> None:
+        nonlocal current
+        if current and current.lines:
+            blocks.append(current)
+        current = None
+
+    def close_footnote() -> None:
+        nonlocal footnote
+        if footnote and footnote.lines:
+            blocks.append(footnote)
+        footnote = None
+
+    def open_footnote(i: int) -> None:
+        nonlocal footnote, footnote_first, state
+        close_footnote()
+        footnote = Block("footnote", [], list(section) + ["Footnotes"])
+        footnote_first = i
+        state = "footnote"
+
+    def add_heading(title_lines: list[tuple[int, str]], level: int) -> None:
+        nonlocal section, levels
+        close_paragraph()
+        close_footnote()
+        title = collapse_ws(" ".join(_clean_title(t) for _, t in title_lines)).strip(" *#")
+        if not title:
+            return
+        while levels and levels[-1] >= level:
+            levels.pop()
+            section.pop()
+        section.append(title)
+        levels.append(level)
+        blocks.append(Block("heading", [(n, _clean_title(t)) for n, t in title_lines], list(section), level))
+
+    i = 0
+    n = len(L)
+    while i < n:
+        raw = L.raw[i]
+        s = raw.strip()
+        lineno = i + 1
+        norm = collapse_ws(s).lower()
+
+        if not s:
+            i += 1
+            continue
+        if norm in headers or _HR.match(s):
+            i += 1
+            continue
+        if _BARE_NUMBER.match(s):  # footnote numbers printed apart from their texts, or a page number
+            if state == "body":
+                state, numbers_seen = "numbers", 0
+            numbers_seen += 1
+            i += 1
+            continue
+
+        # ---------------- headings (they also end any footnote block) ----------------
+        heading = _match_heading(L, i, headers, state)
+        if heading is not None:
+            title_lines, level, i = heading
+            state = "body"
+            add_heading(title_lines, level)
+            continue
+
+        # ---------------- single-line footnotes: <sup>1</sup> ..., ¹ ... ----------------
+        if _SUP_FOOTNOTE.match(s):
+            close_paragraph() if current and _SENTENCE_END.search(current.lines[-1][1]) else None
+            fn = Block("footnote", [(lineno, clean_line(raw).strip())], list(section) + ["Footnotes"])
+            blocks.append(fn)
+            i += 1
+            continue
+
+        leading_space = raw[:1].isspace()
+        prev_text = current.lines[-1][1] if current else ""
+
+        if state == "numbers":
+            # the text after a run of numbers is footnote text unless it plainly continues the body
+            if numbers_seen == 1 and s[0].islower() and current is not None:
+                state = "body"
+            else:
+                open_footnote(i)
+        elif state == "body":
+            if _NUMBERED_FOOTNOTE_WIDE.match(raw) or (
+                _NUMBERED_FOOTNOTE.match(raw)
+                and (_CITATION_LIKE.search(s) or (current is not None and not _SENTENCE_END.search(prev_text)))
+            ):
+                open_footnote(i)
+            elif leading_space and re.match(r"^ \S", raw) and _CITATION_LIKE.match(s) and current is not None:
+                open_footnote(i)
+
+        if state == "footnote":
+            ends = leading_space and i > footnote_first and not _NUMBERED_FOOTNOTE_WIDE.match(raw)
+            if not ends:
+                assert footnote is not None
+                footnote.lines.append((lineno, clean_line(raw).strip()))
+                i += 1
+                continue
+            close_footnote()
+            state = "body"
+
+        # ---------------- body text ----------------
+        text = clean_line(raw).strip()
+        if not text:
+            i += 1
+            continue
+        new_par = current is None
+        if current is not None:
+            prev_raw_blank = L.blank(i - 1)
+            ended = bool(_SENTENCE_END.search(prev_text))
+            starts_upper = text[0].isupper() or text[0] in "‘“\"'(•▶-"
+            is_bullet = bool(re.match(r"^\s*([-*•▪●]|▶|\d+\.)\s", raw))
+            if is_bullet:
+                new_par = True
+            elif prev_raw_blank and not (not ended and text[0].islower()):
+                new_par = True
+            elif leading_space and starts_upper and ended and re.match(r"^\s{2,}|^ \S", raw):
+                new_par = ended
+            elif ended and starts_upper and len(L.raw[current.lines[-1][0] - 1].strip()) < 0.7 * typical_width:
+                new_par = True
+        if new_par:
+            close_paragraph()
+            current = Block("paragraph", [], list(section))
+        assert current is not None
+        current.lines.append((lineno, text))
+        i += 1
+
+    close_paragraph()
+    close_footnote()
+    return _drop_pull_quotes(blocks)
+
+
+def _match_heading(L: _Lines, i: int, headers: set[str], state: str):
+    """(title_lines, level, next_index) when line i starts a heading, else None."""
+    raw = L.raw[i]
+    s = raw.strip()
+    prev_blank = i == 0 or L.blank(i - 1) or _BARE_NUMBER.match(L.raw[i - 1] or "")
+
+    def title_after(j: int, max_lines: int = 2) -> tuple[list[tuple[int, str]], int]:
+        j = L.next_nonblank(j)
+        if j >= len(L) or not _looks_like_title(L.raw[j]):
+            return [], j
+        out = [(j + 1, L.raw[j])]
+        k = j + 1
+        caps = _is_all_caps_title(L.raw[j])
+        while k < len(L) and len(out) < max_lines and not L.blank(k):
+            nxt = L.raw[k].strip()
+            if (caps and _is_all_caps_title(nxt)) or (_words(nxt) <= 4 and _looks_like_title(nxt) and L.blank(k + 1)):
+                out.append((k + 1, L.raw[k]))
+                k += 1
+            else:
+                break
+        return out, k
+
+    m = _MD_HEADING.match(raw)
+    if m:
+        return [(i + 1, m.group(2))], len(m.group(1)), i + 1
+    if i == L.next_nonblank(0) and _looks_like_title(s) and _words(s) <= 8:
+        return [(i + 1, s)], 1, i + 1
+    if re.match(r"^\*\*[^*]{2,120}\*\*\s*$", s) and prev_blank and L.blank(i + 1):
+        return [(i + 1, s)], 3, i + 1
+    m = _ROMAN.match(raw)
+    if m:
+        rest = m.group(2).strip()
+        if not rest:
+            title, k = title_after(i + 1)
+            if title:
+                return [(i + 1, m.group(1) + ".")] + title, 1, k
+        elif _is_all_caps_title(rest) or _looks_like_title(rest):
+            out, k = [(i + 1, raw)], i + 1
+            if k < len(L) and _is_all_caps_title(L.raw[k].strip()) and _is_all_caps_title(rest):
+                out.append((k + 1, L.raw[k]))
+                k += 1
+            return out, 1, k
+    for pat, level in ((_LETTER, 2), (_DIGIT_ALONE, 3)):
+        m = pat.match(raw)
+        if m:
+            title, k = title_after(i + 1, max_lines=1)
+            if title:
+                return [(i + 1, m.group(1) + ".")] + title, level, k
+    if state != "body":
+        return None
+    m = _NUMBERED_TITLE.match(raw)
+    if m and prev_blank and L.blank(i + 1) and not _SENTENCE_END.search(s.rstrip("?")) or (
+        m and s.endswith("?") and prev_blank and L.blank(i + 1)
+    ):
+        return [(i + 1, s)], 2, i + 1
+    if _is_all_caps_title(s) and (prev_blank or raw.startswith(" ")) and _words(s) >= 2 and not _CAPTION.match(s):
+        return [(i + 1, s)], 1, i + 1
+    if re.match(r"^\s{3,}\S", raw) and _looks_like_title(s) and not _NUMBERED_FOOTNOTE_WIDE.match(s):
+        # indented title (book-chapter layout), possibly wrapped onto one short line
+        out, k = [(i + 1, raw)], i + 1
+        if k < len(L) and not L.blank(k) and _words(L.raw[k]) <= 4 and _looks_like_title(L.raw[k]) and L.blank(k + 1):
+            out.append((k + 1, L.raw[k]))
+            k += 1
+        if L.blank(k) or k >= len(L):
+            return out, 1, k
+    if prev_blank and L.blank(i + 1) and _looks_like_title(s) and 1 <= _words(s) <= 12 and not s.endswith("?"):
+        # a name such as "Janina Stürner" has no lower-case word; a section title has
+        if not re.match(r"^\s*([-*•▪●]|▶)", raw) and re.search(r"\s[a-z]", s):
+            return [(i + 1, s)], 2, i + 1
+    return None
+
+
+def _drop_pull_quotes(blocks: list[Block]) -> list[Block]:
+    """Drop a short body paragraph whose text also stands inside another paragraph (a call-out
+    printed twice).  The copy inside the running text is kept."""
+    keyed = [(b, " ".join(match_tokens(b.text))) for b in blocks]
+    out: list[Block] = []
+    for idx, (b, key) in enumerate(keyed):
+        if b.kind == "paragraph" and 6 <= len(key.split()) <= 80:
+            twin = any(
+                j != idx and o.kind in ("paragraph", "footnote") and key in okey and (len(okey) > len(key) or j < idx)
+                for j, (o, okey) in enumerate(keyed)
+            )
+            if twin:
+                continue
+        out.append(b)
+    return out

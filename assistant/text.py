@@ -1,0 +1,49 @@
+"""Shared lexical helpers: tokenising for BM25 and overlap scores, stop words, stemming."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+_WORD = re.compile(r"[0-9a-zà-ÿ]+(?:[-'][0-9a-zà-ÿ]+)*")
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours yourself yourselves
+    may might must shall us via per upon within without among across whether yet still e.g i.e etc
+    tell say says said give please want know like one two new use used using well way ways make made s
+    """.split()
+)
+# question words that carry no content for retrieval
+QUESTION_NOISE = frozenset(
+    """report reports study brief chapter paper document say says said mention mentions mentioned
+    according describe described explain discuss discussed example examples kind kinds""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    text = text.lower().replace("’", "'").replace("‘", "'")
+    return [w.replace("-", "").replace("'", "") for w in _WORD.findall(text)]
+
+
+def stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:
+    """Stemmed content words (stop words removed), in order, duplicates kept."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and w not in extra_stop and len(w) > 1]
+
+
+def bm25_tokenize(texts: list[str]) -> list[list[str]]:
+    return [content_terms(t) for t in texts]
