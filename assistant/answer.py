@@ -124,7 +124,7 @@ def select(scored: list[ScoredSentence], index: LoadedIndex, max_sentences: int,
     reports = {c.hit.passage.source for c in chosen}
     if not single_report and len(reports) < 2:
         for s in scored:
-            if s.hit.passage.source not in reports and s.score >= 0.62 * best:
+            if s.hit.passage.source not in reports and s.score >= 0.55 * best:
                 if len(chosen) >= max_sentences:
                     chosen.pop()
                 chosen.append(s)

@@ -35,6 +35,7 @@ def _signature(settings: Settings, sources: list[SourceFile]) -> dict:
         "chunking_version": CHUNKING_VERSION,
         "passage_words": [settings.passage_min_words, settings.passage_target_words, settings.passage_max_words],
         "sources": {s.meta.source: s.sha256 for s in sources},
+        "chroma": f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else "embedded",
     }
 
 
@@ -273,17 +274,28 @@ class IndexManager:
         tmp.replace(self._state_path())
 
     def _cleanup(self, client, keep: str) -> None:
-        """Remove older generations and abandoned partial builds."""
+        """Remove abandoned partial builds and all but the two newest generations: the previous
+        one stays so that a process still serving it keeps working until it reloads."""
+        gens = sorted((d.name for d in self.root.iterdir() if d.is_dir() and d.name.startswith("g")
+                       and not d.name.endswith(".partial")), reverse=True)
+        keep_set = {keep, *[g for g in gens if g != keep][:1]}
         for d in self.root.iterdir():
-            if d.is_dir() and d.name != keep:
+            if d.is_dir() and d.name not in keep_set:
                 shutil.rmtree(d, ignore_errors=True)
         try:
             for c in client.list_collections():
                 name = c if isinstance(c, str) else c.name
-                if name.startswith(self.settings.collection_prefix + "_g") and not name.endswith(keep):
+                gen = name.rsplit("_", 1)[-1]
+                if name.startswith(self.settings.collection_prefix + "_g") and gen not in keep_set:
                     client.delete_collection(name)
         except Exception as exc:  # noqa: BLE001
             log.warning("could not clean up old collections: %s", exc)
+
+    def state_mtime(self) -> float:
+        try:
+            return self._state_path().stat().st_mtime
+        except OSError:
+            return 0.0
 
     # ------------------------------------------------------------------ load
     def load(self) -> LoadedIndex:

@@ -16,7 +16,7 @@ from .settings import Settings
 from .structure import parse_document
 
 SUPPORTED = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"}
-CHUNKING_VERSION = "3"  # bump when structure/chunking changes the passages of an unchanged file
+CHUNKING_VERSION = "5"  # bump when structure/chunking changes the passages of an unchanged file
 
 
 @dataclass(frozen=True)
@@ -74,12 +74,18 @@ def _source(path: Path, meta: ReportMeta) -> SourceFile:
 def passages_for(src: SourceFile, settings: Settings) -> list[Passage]:
     raw = src.path.read_text(encoding="utf-8").splitlines()
     return make_passages(
-        parse_document(raw),
+        parse_document(raw, furniture_for(src.meta)),
         src.meta,
         settings.passage_min_words,
         settings.passage_target_words,
         settings.passage_max_words,
     )
+
+
+def furniture_for(meta: ReportMeta) -> tuple[str, ...]:
+    """The report's title and publisher names: alone on a line they are running headers/footers."""
+    names = [meta.title] + [part.strip() for part in re.split(r"[,;()]", meta.publisher) if part.strip()]
+    return tuple(names)
 
 
 # ---------------------------------------------------------------------------------------

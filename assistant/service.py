@@ -7,6 +7,7 @@ import time
 
 from .answer import IdfTable, compose, evidence_strength, refusal_text, score_sentences, select
 from .conversation import condense
+from .errors import AssistantError
 from .guard import classify, clean_question
 from .index import IndexManager, LoadedIndex
 from .ingest import load_manifest, load_user_reports
@@ -27,6 +28,7 @@ class Assistant:
         self._install(index)
 
     def _install(self, index: LoadedIndex) -> None:
+        self._state_mtime = self.manager.state_mtime()
         self.index = index
         self.reports: list[ReportMeta] = load_manifest(self.settings.knowledge_base_dir) + load_user_reports(self.settings)
         self.search = HybridSearch(index, self.reports)
@@ -35,6 +37,19 @@ class Assistant:
     def reload(self, progress: bool = False) -> None:
         """Pick up a rebuilt index (after `ingest`); the old one serves until the new one loads."""
         index = self.manager.ensure(progress=progress)
+        with self._lock:
+            self._install(index)
+
+    def _follow_rebuilds(self) -> None:
+        """Another process (``policy-assistant ingest``) switched the index: load the new one. If
+        it cannot be loaded, keep serving the one in memory."""
+        if self.manager.state_mtime() == self._state_mtime:
+            return
+        try:
+            index = self.manager.load()
+        except AssistantError:
+            self._state_mtime = self.manager.state_mtime()
+            return
         with self._lock:
             self._install(index)
 
@@ -48,6 +63,7 @@ class Assistant:
         filters: RetrievalFilters | None = None,
     ) -> Answer:
         t0 = time.perf_counter()
+        self._follow_rebuilds()
         s = self.settings
         q = clean_question(question, s.max_question_chars)
         history = [clean_question(h, s.max_question_chars) for h in (history or []) if h and h.strip()]

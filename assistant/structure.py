@@ -97,10 +97,13 @@ def running_headers(raw: list[str]) -> set[str]:
     }
 
 
-def parse_document(raw_lines: list[str]) -> list[Block]:
-    """Classify every line and group them into headings, body paragraphs and footnote blocks."""
+def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> list[Block]:
+    """Classify every line and group them into headings, body paragraphs and footnote blocks.
+
+    ``furniture``: texts known to be page furniture when they stand alone on a line (the report
+    title and publisher, printed as running headers or footers even where they occur once)."""
     L = _Lines(raw_lines)
-    headers = running_headers(L.raw)
+    headers = running_headers(L.raw) | {collapse_ws(f).lower() for f in furniture if len(f) >= 10}
     long_lines = sorted(len(x.strip()) for x in L.raw if len(x.strip()) > 40)
     typical_width = long_lines[int(len(long_lines) * 0.75)] if long_lines else 100
 
@@ -152,7 +155,7 @@ def parse_document(raw_lines: list[str]) -> list[Block]:
         raw = L.raw[i]
         s = raw.strip()
         lineno = i + 1
-        norm = collapse_ws(s).lower()
+        norm = collapse_ws(s.strip("*# ")).lower()
 
         if not s:
             i += 1

@@ -33,7 +33,10 @@ def _stemmer():
 
 def words(text: str) -> list[str]:
     text = text.lower().replace("’", "'").replace("‘", "'")
-    return [w.replace("-", "").replace("'", "") for w in _WORD.findall(text)]
+    out: list[str] = []
+    for w in _WORD.findall(text.replace("'s ", " ")):
+        out.extend(part for part in w.replace("'", "").split("-") if part)
+    return out
 
 
 def stem(word: str) -> str:

@@ -1,0 +1,147 @@
+"""Each extraction repair, checked on a real example from the reports; line spans; structure."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from conftest import source_lines
+
+from assistant.cleaning import text_in_span
+from assistant.chunking import make_passages
+from assistant.ingest import furniture_for, load_manifest
+from assistant.structure import parse_document
+
+F000, F001, F002, F003, F004 = (
+    "000_a5ab5183360c038e.txt",
+    "001_45261df8c35e07ff.txt",
+    "002_5f0ffbab9fdb2741.txt",
+    "003_443b9585100afe3f.txt",
+    "004_e378ebee438f39d1.txt",
+)
+
+
+def of(passages, source):
+    return [p for p in passages if p.source == source]
+
+
+def body(passages, source):
+    return [p for p in of(passages, source) if p.section_kind != "footnote"]
+
+
+def test_every_report_is_ingested(passages, settings):
+    sources = {m.source for m in load_manifest(settings.knowledge_base_dir)}
+    assert sources == {p.source for p in passages}
+    for s in sources:
+        assert len(of(passages, s)) >= 20, s
+
+
+def test_every_passage_text_stands_in_its_line_span(passages):
+    for p in passages:
+        lines = source_lines(p.source)
+        assert 1 <= p.start_line <= p.end_line <= len(lines), p.passage_id
+        span = "\n".join(lines[p.start_line - 1 : p.end_line])
+        assert text_in_span(p.text, span), p.passage_id
+
+
+def test_span_check_rejects_text_from_elsewhere(passages):
+    a, b = passages[10], passages[200]
+    span_a = "\n".join(source_lines(a.source)[a.start_line - 1 : a.end_line])
+    assert not text_in_span(b.text, span_a)
+
+
+def test_passages_are_sized_for_citation(passages):
+    sizes = [len(p.text.split()) for p in passages if p.section_kind != "footnote"]
+    in_range = [n for n in sizes if 40 <= n <= 200]
+    assert len(in_range) / len(sizes) > 0.85
+    assert max(sizes) <= 260
+
+
+def test_split_ligatures_are_joined(passages):
+    raw = "\n".join(source_lines(F002))
+    assert "specifi c" in raw and "fi rst" in raw
+    text = " ".join(p.text for p in of(passages, F002))
+    assert "specifi c" not in text and "fi rst" not in text and " fl exible" not in text
+    assert "locally specific" in text and "The first is" in text
+
+
+def test_hyphenation_across_lines_is_repaired(passages):
+    raw = "\n".join(source_lines(F002))
+    assert "govern-\nments" in raw
+    text = " ".join(p.text for p in of(passages, F002))
+    assert "govern- ments" not in text and "govern-ments" not in text
+    assert "local governments" in text
+    # a real compound keeps its hyphen
+    assert "co-development" in text
+
+
+def test_glued_footnote_markers_are_removed(passages):
+    raw = "\n".join(source_lines(F000))
+    assert "their countries of origin.11" in raw
+    text = " ".join(p.text for p in body(passages, F000))
+    assert "their countries of origin." in text
+    assert "origin.11" not in text
+    assert not re.search(r"[a-z]\.\d{1,3}\s+[A-Z]", text)
+
+
+def test_footnote_text_becomes_its_own_marked_passages(passages):
+    notes = [p for p in of(passages, F000) if p.section_kind == "footnote"]
+    assert any("INTERACT priority countries of origin are: Algeria" in p.text for p in notes)
+    # and that fact is not mixed into body passages
+    assert not any("INTERACT priority countries of origin" in p.text for p in body(passages, F000))
+    sup = [p for p in of(passages, F001) if p.section_kind == "footnote"]
+    assert any(p.text.startswith("In sequence: Helsinki 1975") for p in sup)
+
+
+def test_sentence_interrupted_by_footnote_block_is_rejoined(passages):
+    # 000 lines 188-189: "...aim to support migrant integration at" [footnotes 12-13] "destination, and those..."
+    text = " ".join(p.text for p in body(passages, F000))
+    assert "clearly aim to support migrant integration at destination, and those that have a symbolic" in text
+
+
+def test_pull_quotes_printed_twice_are_kept_once(passages):
+    quote = "has the potential to effect cost-efficient integration management"
+    assert " ".join(" ".join(source_lines(F000)).split()).count(quote) == 2
+    assert sum(quote in p.text for p in passages) == 1
+
+
+def test_running_headers_and_page_numbers_are_dropped(passages):
+    header = "Building Inclusive Cities: Challenges in the Multilevel Governance of Immigrant Integration in Europe"
+    assert header in [line.strip() for line in source_lines(F003)]
+    for p in of(passages, F003):
+        assert header not in p.text
+        assert "MIGRATION POLICY INSTITUTE" not in p.text
+        assert not re.search(r"(^|\s)\d{1,3}(\s|$)MIGRATION", p.text)
+
+
+def test_decomposed_accents_are_composed(passages):
+    raw = "\n".join(source_lines(F003))
+    assert any(unicodedata.combining(ch) for ch in raw)
+    for p in passages:
+        assert not any(unicodedata.combining(ch) for ch in p.text), p.passage_id
+
+
+def test_markdown_markup_is_stripped(passages):
+    for p in of(passages, F001) + of(passages, F004):
+        assert "<sup>" not in p.text and "**" not in p.text and "](#)" not in p.text, p.passage_id
+        assert not re.search(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]", p.text), p.passage_id
+    text = " ".join(p.text for p in of(passages, F004))
+    assert "promote inclusive narratives on migration" in text
+
+
+def test_sections_are_detected(passages):
+    secs = {p.section for p in of(passages, F003)}
+    assert any(s.startswith("V. Conclusions and Recommendations") for s in secs)
+    assert any("B. Combating Discrimination" in s for s in secs)
+    osce = {p.section for p in of(passages, F001)}
+    assert any(s.endswith("3.4.3 Funding distribution structures") for s in osce)
+    recs = [p for p in of(passages, F000) if p.section_kind == "recommendations"]
+    assert recs and all("CONCLUSION AND RECOMMENDATIONS" in p.section for p in recs)
+
+
+def test_passage_ids_are_stable(settings):
+    meta = next(m for m in load_manifest(settings.knowledge_base_dir) if m.source == F004)
+    lines = source_lines(F004)
+    first = [p.passage_id for p in make_passages(parse_document(lines, furniture_for(meta)), meta)]
+    second = [p.passage_id for p in make_passages(parse_document(lines, furniture_for(meta)), meta)]
+    assert first == second and len(set(first)) == len(first)
