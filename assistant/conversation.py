@@ -50,7 +50,7 @@ def needs_context(question: str, reports: list[ReportMeta]) -> bool:
         return False
     if _ANAPHORA.search(question):
         return True
-    return len(content) <= 2
+    return len(content) <= 4
 
 
 def condense(question: str, history: list[str], reports: list[ReportMeta], max_turns: int = 6) -> str:
@@ -62,14 +62,12 @@ def condense(question: str, history: list[str], reports: list[ReportMeta], max_t
     seen = {w.lower() for w in words(question)}
     # the most recent turn first: its entities and topic words matter most
     for turn in reversed(history):
-        for name in detect_reports(turn, reports) and [_report_phrase(turn, reports)] or []:
-            if name and name.lower() not in seen:
+        names = ([_report_phrase(turn, reports)] if detect_reports(turn, reports) else []) + _entities(turn)
+        for name in names:
+            parts = set(words(name))
+            if name and parts and not parts <= seen:
                 carried.append(name)
-                seen.add(name.lower())
-        for ent in _entities(turn):
-            if ent.lower() not in seen:
-                carried.append(ent)
-                seen.add(ent.lower())
+                seen |= parts
         for w in _topic_words(turn):
             if w not in seen:
                 carried.append(w)
