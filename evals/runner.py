@@ -1,0 +1,378 @@
+"""Run a question set through the assistant (and optionally the LangChain baseline) and score it.
+
+    python -m evals.runner [--questions FILE] [--out DIR] [--baseline]
+                           [--check-thresholds] [--thresholds FILE]
+
+Writes ``DIR/results.jsonl`` (one ``Answer`` per line plus ``id`` and ``type``),
+``DIR/baseline_results.jsonl`` (with --baseline), ``DIR/metrics.json`` and ``DIR/report.html``.
+
+Exit status: 0 fine, 1 a metric crossed its bound in the thresholds file (--check-thresholds),
+2 the question or thresholds file is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .metrics import METRICS, QUESTION_TYPES, score_questions, summarise
+
+EVALS_DIR = Path(__file__).resolve().parent
+DEFAULT_QUESTIONS = EVALS_DIR / "dev_questions.jsonl"
+DEFAULT_THRESHOLDS = EVALS_DIR / "thresholds.json"
+DEFAULT_OUT = Path("eval_out")
+
+
+class EvalInputError(ValueError):
+    """An invalid question or thresholds file; the message says where and what."""
+
+
+# --------------------------------------------------------------------------- question file
+
+
+def _source_dirs(settings) -> list[Path]:
+    if settings is None:
+        return []
+    return [Path(settings.knowledge_base_dir) / "sources", Path(settings.data_dir) / "sources"]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_question(obj: Any, line_counts: dict[str, int | None], source_dirs: list[Path]) -> list[str]:
+    """Problems of one question object (empty list when valid); fills in defaults in place."""
+    if not isinstance(obj, dict):
+        return [f"expected a JSON object, got {type(obj).__name__}"]
+    errs: list[str] = []
+    for key in ("id", "question"):
+        if key not in obj:
+            errs.append(f"missing required field '{key}'")
+        elif not isinstance(obj[key], str) or not obj[key].strip():
+            errs.append(f"field '{key}' must be a non-empty string (got {obj[key]!r})")
+    qtype = obj.get("type")
+    if qtype is None:
+        errs.append(f"missing required field 'type' (one of {', '.join(QUESTION_TYPES)})")
+    elif qtype not in QUESTION_TYPES:
+        errs.append(f"field 'type' must be one of {', '.join(QUESTION_TYPES)} (got {qtype!r})")
+    answerable = obj.setdefault("answerable", qtype != "unanswerable")
+    if not isinstance(answerable, bool):
+        errs.append(f"field 'answerable' must be true or false (got {answerable!r})")
+    elif qtype == "unanswerable" and answerable:
+        errs.append("type 'unanswerable' requires \"answerable\": false")
+    elif qtype in QUESTION_TYPES and qtype != "unanswerable" and not answerable:
+        errs.append(f"\"answerable\": false is only allowed for type 'unanswerable' (type is {qtype!r})")
+    history = obj.setdefault("history", [])
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        errs.append(f"field 'history' must be a list of strings (got {history!r})")
+    must = obj.setdefault("must_mention", [])
+    if not isinstance(must, list) or not all(isinstance(m, str) and m.strip() for m in must):
+        errs.append(f"field 'must_mention' must be a list of non-empty strings (got {must!r})")
+    obj.setdefault("addressee", None)
+    obj.setdefault("notes", "")
+    gold = obj.setdefault("gold", [])
+    if not isinstance(gold, list):
+        errs.append(f"field 'gold' must be a list of {{source, start_line, end_line}} objects (got {gold!r})")
+        gold = []
+    if answerable is False and gold:
+        errs.append("an unanswerable question must have \"gold\": []")
+    for i, g in enumerate(gold):
+        where = f"gold[{i}]"
+        if not isinstance(g, dict):
+            errs.append(f"{where} must be an object {{source, start_line, end_line}} (got {g!r})")
+            continue
+        missing = [k for k in ("source", "start_line", "end_line") if k not in g]
+        if missing:
+            errs.append(f"{where} is missing {', '.join(missing)}")
+            continue
+        src, s, e = g["source"], g["start_line"], g["end_line"]
+        if not isinstance(src, str) or not src:
+            errs.append(f"{where}.source must be a file name (got {src!r})")
+            continue
+        if not _is_int(s) or s < 1:
+            errs.append(f"{where}.start_line must be an integer >= 1 (got {s!r})")
+            continue
+        if not _is_int(e) or e < s:
+            errs.append(f"{where}.end_line must be an integer >= start_line {s} (got {e!r})")
+            continue
+        if source_dirs:
+            if src not in line_counts:
+                path = next((d / src for d in source_dirs if (d / src).is_file()), None)
+                line_counts[src] = (
+                    len(path.read_text(encoding="utf-8").split("\n")) if path is not None else None
+                )
+            n = line_counts[src]
+            if n is None:
+                errs.append(f"{where}.source {src!r} is not a report file (looked in {', '.join(map(str, source_dirs))})")
+            elif e > n:
+                errs.append(f"{where}.end_line {e} is past the end of {src} ({n} lines)")
+    return errs
+
+
+def load_questions(path: str | Path, settings=None) -> list[dict[str, Any]]:
+    """Parse and validate a question file (JSON lines, schema in evals/README_questions.md).
+
+    Optional fields get their defaults (history [], gold [], must_mention [], answerable = type !=
+    'unanswerable'). Raises ``EvalInputError`` listing every problem with its line number."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EvalInputError(f"cannot read the question file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise EvalInputError(f"{path}: not UTF-8 text ({exc})") from exc
+    questions: list[dict[str, Any]] = []
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    line_counts: dict[str, int | None] = {}
+    dirs = _source_dirs(settings)
+    for lineno, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        problems = _check_question(obj, line_counts, dirs)
+        qid = obj.get("id") if isinstance(obj, dict) else None
+        if isinstance(qid, str) and qid:
+            if qid in seen:
+                problems.append(f"duplicate id {qid!r} (first used on line {seen[qid]})")
+            else:
+                seen[qid] = lineno
+        label = f" ({qid})" if isinstance(qid, str) and qid else ""
+        errors.extend(f"{path}:{lineno}{label}: {p}" for p in problems)
+        if not problems:
+            obj["_line"] = lineno
+            questions.append(obj)
+    if errors:
+        head = f"invalid question file {path} ({len(errors)} problem{'s' if len(errors) > 1 else ''}):"
+        raise EvalInputError("\n".join([head, *("  " + e for e in errors)]))
+    if not questions:
+        raise EvalInputError(f"the question file {path} contains no questions")
+    return questions
+
+
+def gold_text(span: dict[str, Any], settings, cache: dict[str, list[str]] | None = None) -> str:
+    cache = {} if cache is None else cache
+    src = span["source"]
+    if src not in cache:
+        path = next((d / src for d in _source_dirs(settings) if (d / src).is_file()), None)
+        cache[src] = path.read_text(encoding="utf-8").split("\n") if path else []
+    return "\n".join(cache[src][span["start_line"] - 1 : span["end_line"]])
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+def load_thresholds(path: str | Path) -> dict[str, dict[str, float]]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EvalInputError(f"cannot read the thresholds file {path}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise EvalInputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(data, dict) or not (set(data) & {"floors", "ceilings"}):
+        raise EvalInputError(f"{path}: expected an object with \"floors\" and/or \"ceilings\"")
+    out: dict[str, dict[str, float]] = {}
+    for kind in ("floors", "ceilings"):
+        section = data.get(kind, {})
+        if not isinstance(section, dict):
+            raise EvalInputError(f"{path}: \"{kind}\" must be an object {{metric: value}}")
+        section = {k: v for k, v in section.items() if not k.startswith("_")}  # "_comment" keys
+        for metric, value in section.items():
+            if metric not in METRICS:
+                raise EvalInputError(f"{path}: unknown metric {metric!r} in \"{kind}\" (known: {', '.join(METRICS)})")
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise EvalInputError(f"{path}: {kind}.{metric} must be a number (got {value!r})")
+        out[kind] = {k: float(v) for k, v in section.items()}
+    return out
+
+
+def check_thresholds(overall: dict[str, Any], thresholds: dict[str, dict[str, float]]) -> tuple[list[str], list[str]]:
+    """(violations, notes): a floor is violated when the metric is below it, a ceiling when above."""
+    bad, notes = [], []
+    for kind, cmp, word in (("floors", lambda v, b: v < b, "below its floor"), ("ceilings", lambda v, b: v > b, "above its ceiling")):
+        for metric, bound in thresholds.get(kind, {}).items():
+            value = overall.get(metric)
+            if value is None:
+                notes.append(f"{metric}: not measured on this question set (bound {bound:g} not checked)")
+            elif cmp(value, bound):
+                bad.append(f"{metric} = {value:.4f} is {word} {bound:g}")
+    return bad, notes
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _ask_all(system, questions: Sequence[dict[str, Any]], desc: str, progress: bool, with_history: bool) -> list:
+    from tqdm import tqdm
+
+    answers = []
+    for q in tqdm(questions, desc=desc, unit="q", disable=not progress, file=sys.stderr):
+        history = q["history"] if with_history else None
+        answers.append(system.ask(q["question"], history))
+    return answers
+
+
+def _write_results(path: Path, questions, answers) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for q, a in zip(questions, answers):
+            row = {"id": q["id"], "type": q["type"], **a.model_dump(mode="json")}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def run_eval(
+    questions_path: str | Path = DEFAULT_QUESTIONS,
+    out_dir: str | Path = DEFAULT_OUT,
+    baseline: bool = False,
+    settings=None,
+    *,
+    assistant=None,
+    baseline_rag=None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run every question through the assistant (follow-ups with their history) and, with
+    ``baseline``, through the LangChain baseline; write results, metrics and the HTML report into
+    ``out_dir`` and return the metrics. ``assistant`` / ``baseline_rag``: already loaded systems to
+    reuse (by default they are created from ``settings``)."""
+    from assistant.settings import get_settings
+
+    from . import report
+
+    t_start = time.perf_counter()
+    if assistant is not None:
+        settings = assistant.settings
+    settings = settings or get_settings()
+    questions = load_questions(questions_path, settings)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    if assistant is None:
+        from assistant.service import Assistant
+
+        assistant = Assistant(settings, progress=progress)
+    assistant.ask("warm-up: how do cities coordinate integration policy?")  # first call loads lazily
+    answers = _ask_all(assistant, questions, "assistant", progress, with_history=True)
+    _write_results(out / "results.jsonl", questions, answers)
+    rows = score_questions(questions, answers)
+    metrics: dict[str, Any] = {
+        "questions_file": str(questions_path),
+        "n_questions": len(questions),
+        "types": {t: sum(1 for q in questions if q["type"] == t) for t in QUESTION_TYPES if any(q["type"] == t for q in questions)},
+        "settings": {
+            "embedding_model": settings.embedding_model,
+            "top_k": settings.top_k,
+            "refusal_threshold": settings.refusal_threshold,
+            "max_answer_sentences": settings.max_answer_sentences,
+        },
+        "assistant": summarise(rows),
+    }
+
+    b_answers, b_rows = None, None
+    if baseline:
+        from .baseline import BaselineRAG
+
+        t_b = time.perf_counter()
+        rag = baseline_rag if baseline_rag is not None else BaselineRAG(settings, progress=progress)
+        metrics["baseline_index"] = {
+            "collection": rag.collection_name,
+            "chunks": rag.n_chunks,
+            "built_now": rag.built,
+            "seconds": round(time.perf_counter() - t_b, 1),
+        }
+        rag.ask("warm-up")
+        b_answers = _ask_all(rag, questions, "baseline", progress, with_history=False)
+        _write_results(out / "baseline_results.jsonl", questions, b_answers)
+        b_rows = score_questions(questions, b_answers)
+        metrics["baseline"] = summarise(b_rows)
+
+    metrics["per_question"] = {"assistant": rows, **({"baseline": b_rows} if b_rows is not None else {})}
+    metrics["run_seconds"] = round(time.perf_counter() - t_start, 1)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+    report.write_report(
+        out / "report.html",
+        questions=questions,
+        answers=[a.model_dump(mode="json") for a in answers],
+        rows=rows,
+        metrics=metrics,
+        baseline_answers=[a.model_dump(mode="json") for a in b_answers] if b_answers else None,
+        baseline_rows=b_rows,
+        gold_texts=[[gold_text(g, settings) for g in q["gold"]] for q in questions],
+    )
+    return metrics
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """Plain-text summary: overall, then per type; baseline alongside when present."""
+    systems = [s for s in ("assistant", "baseline") if s in metrics]
+    groups = ["overall", *metrics["assistant"]["by_type"]]
+
+    def cell(v: Any, name: str) -> str:
+        if v is None:
+            return "-"
+        return f"{v:.0f}" if name.endswith("_ms") else f"{v:.3f}"
+
+    lines = []
+    for g in groups:
+        lines.append(f"== {g} ==" + ("" if g == "overall" else f" (n={metrics['assistant']['by_type'][g]['n']})"))
+        lines.append(f"{'metric':<22}" + "".join(f"{s:>12}" for s in systems))
+        for name in METRICS:
+            vals = [(metrics[s]["overall"] if g == "overall" else metrics[s]["by_type"].get(g, {})).get(name) for s in systems]
+            if all(v is None for v in vals):
+                continue
+            lines.append(f"{name:<22}" + "".join(f"{cell(v, name):>12}" for v in vals))
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="policy-assistant eval", description="Evaluate the assistant on a question set.")
+    p.add_argument("--questions", default=str(DEFAULT_QUESTIONS), metavar="FILE",
+                   help="question file, JSON lines (default: evals/dev_questions.jsonl)")
+    p.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help="output folder (default: eval_out/)")
+    p.add_argument("--baseline", action="store_true", help="also score the plain LangChain RAG baseline")
+    p.add_argument("--check-thresholds", action="store_true",
+                   help="exit 1 when a metric crosses its bound in the thresholds file")
+    p.add_argument("--thresholds", default=str(DEFAULT_THRESHOLDS), metavar="FILE",
+                   help="thresholds file (default: evals/thresholds.json)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv: list[str] | None = None, *, assistant=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        thresholds = load_thresholds(args.thresholds) if args.check_thresholds else None
+        metrics = run_eval(args.questions, args.out, args.baseline, assistant=assistant, progress=not args.quiet)
+    except EvalInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(metrics))
+    out = Path(args.out)
+    print(f"\n{metrics['n_questions']} questions in {metrics['run_seconds']:.1f} s; "
+          f"wrote {out / 'results.jsonl'}, {out / 'metrics.json'}, {out / 'report.html'}")
+    if thresholds is not None:
+        bad, notes = check_thresholds(metrics["assistant"]["overall"], thresholds)
+        for n in notes:
+            print(f"note: {n}")
+        if bad:
+            print(f"\nFAILED: {len(bad)} metric(s) crossed their bound in {args.thresholds}:")
+            for b in bad:
+                print(f"  - {b}")
+            return 1
+        print(f"\nthresholds OK ({args.thresholds})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
