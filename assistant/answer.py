@@ -102,7 +102,9 @@ def evidence_strength(scored: list[ScoredSentence], hits: list[Hit]) -> float:
     return 0.7 * best + 0.3 * top_passage
 
 
-def select(scored: list[ScoredSentence], index: LoadedIndex, max_sentences: int, single_report: bool) -> list[ScoredSentence]:
+def select(
+    scored: list[ScoredSentence], index: LoadedIndex, max_sentences: int, single_report: bool, keep_ratio: float = 0.65
+) -> list[ScoredSentence]:
     """Greedy, non-redundant selection; at most two sentences from one passage; a second report
     is brought in when it has a sentence nearly as good as the ones already chosen."""
     if not scored:
@@ -113,7 +115,7 @@ def select(scored: list[ScoredSentence], index: LoadedIndex, max_sentences: int,
     for s in scored:
         if len(chosen) >= max_sentences:
             break
-        if s.score < 0.72 * best:
+        if s.score < keep_ratio * best:
             break
         if per_passage[s.hit.passage.passage_id] >= 2:
             continue

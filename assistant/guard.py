@@ -20,7 +20,7 @@ _INJECTION = re.compile(
 _OPINION = re.compile(
     r"(\byour (own |personal )?(opinion|view|views|stance|position|preference|belief)s?\b|"
     r"\bdo you (personally )?(think|believe|feel|support|prefer|agree)\b|\bwho should i vote\b|"
-    r"\bwhich (party|candidate)\b|\bis immigration (good|bad)\b|\bare (migrants|immigrants) (good|bad)\b)",
+    r"\bwhich (party|candidate) should\b|\bis immigration (good|bad)\b|\bare (migrants|immigrants) (good|bad)\b)",
     re.I,
 )
 

@@ -101,7 +101,7 @@ class Assistant:
             answer, refused, reason, citations = refusal_text("weak_evidence", hits), True, "weak_evidence", []
         else:
             single = len({h.passage.source for h in hits}) == 1
-            chosen = select(scored, self.index, s.max_answer_sentences, single_report=single)
+            chosen = select(scored, self.index, s.max_answer_sentences, single_report=single, keep_ratio=s.sentence_keep_ratio)
             answer, citations = compose(chosen)
             refused, reason = (False, None) if citations else (True, "weak_evidence")
             if refused:

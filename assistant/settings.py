@@ -64,9 +64,12 @@ class Settings(BaseSettings):
     backend: Literal["extractive"] = Field(
         "extractive", description="Answer backend. 'extractive' needs no LLM and is the default."
     )
-    max_answer_sentences: int = Field(5, description="How many sentences the extractive answer may hold.")
+    max_answer_sentences: int = Field(6, description="How many sentences the extractive answer may hold.")
+    sentence_keep_ratio: float = Field(
+        0.65, description="A sentence joins the answer only if its score is at least this share of the best one's."
+    )
     refusal_threshold: float = Field(
-        0.40,
+        0.45,
         description=(
             "Evidence score below which the assistant declines (0..1; calibrated on evals/dev_questions.jsonl "
             "with `python -m evals.calibrate`)."
