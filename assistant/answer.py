@@ -70,7 +70,7 @@ def _coverage(query_terms: list[str], sentence: str, idf: IdfTable) -> float:
 def score_sentences(
     index: LoadedIndex, hits: list[Hit], qvec: np.ndarray, analysis: QueryAnalysis, idf: IdfTable
 ) -> list[ScoredSentence]:
-    query_terms = content_terms(analysis.text, QUESTION_NOISE)
+    query_terms = content_terms(analysis.focus or analysis.text, QUESTION_NOISE)
     out: list[ScoredSentence] = []
     for rank, h in enumerate(hits):
         rows = index.sentence_rows(h.index)

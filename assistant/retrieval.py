@@ -42,6 +42,7 @@ class QueryAnalysis:
     wants_recommendations: bool
     wants_practices: bool
     named_sources: list[str] = field(default_factory=list)
+    focus: str = ""  # the question without the report names ("the OSCE study"): what to match passages on
 
 
 @dataclass
@@ -54,26 +55,40 @@ class Hit:
     rank_bm25: int | None
 
 
-def detect_reports(question: str, reports: list[ReportMeta]) -> list[str]:
-    """Reports the question names the way officials do: 'the OSCE study', 'the EPC brief'."""
+def _report_names(question: str, reports: list[ReportMeta]) -> list[tuple[str, str]]:
+    """(source, the name as matched) for each report the question names."""
     q = " " + re.sub(r"[^a-z0-9à-ÿ]+", " ", question.lower()) + " "
     found = []
     for meta in reports:
-        names = list(meta.aliases) + [meta.short_citation]
+        names = sorted(list(meta.aliases) + [meta.short_citation], key=len, reverse=True)
         for name in names:
             n = re.sub(r"[^a-z0-9à-ÿ]+", " ", name.lower()).strip()
             if len(n) >= 3 and f" {n} " in q:
-                found.append(meta.source)
+                found.append((meta.source, n))
                 break
     return found
 
 
+def detect_reports(question: str, reports: list[ReportMeta]) -> list[str]:
+    """Reports the question names the way officials do: 'the OSCE study', 'the EPC brief'."""
+    return [source for source, _ in _report_names(question, reports)]
+
+
+def strip_report_names(question: str, reports: list[ReportMeta]) -> str:
+    text = " " + re.sub(r"[^A-Za-z0-9À-ÿ’'-]+", " ", question) + " "
+    for _, name in _report_names(question, reports):
+        text = re.sub(r"(?i)\b(the |in the |according to the )?" + r"\W+".join(map(re.escape, name.split())) + r"\b", " ", text)
+    return " ".join(text.split()) or question
+
+
 def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
+    named = detect_reports(question, reports)
     return QueryAnalysis(
         text=question,
         wants_recommendations=bool(_RECOMMEND_Q.search(question)),
         wants_practices=bool(_PRACTICE_Q.search(question)),
-        named_sources=detect_reports(question, reports),
+        named_sources=named,
+        focus=strip_report_names(question, reports) if named else question,
     )
 
 
@@ -113,7 +128,7 @@ class HybridSearch:
         dense_rank = {self.index.by_id[pid]: r for r, pid in enumerate(dense_ids) if pid in self.index.by_id}
 
         # lexical: BM25 over all passages, filtered afterwards
-        terms = content_terms(query)
+        terms = content_terms(analysis.focus or query)
         bm25_rank: dict[int, int] = {}
         if terms:
             n = len(self.index.passages)

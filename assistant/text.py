@@ -22,7 +22,8 @@ STOPWORDS = frozenset(
 # question words that carry no content for retrieval
 QUESTION_NOISE = frozenset(
     """report reports study brief chapter paper document say says said mention mentions mentioned
-    according describe described explain discuss discussed example examples kind kinds""".split()
+    according describe described explain discuss discussed example examples kind kinds
+    recommend recommends recommended recommendation recommendations advise advice suggest suggests""".split()
 )
 
 
