@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import AssistantError, InputError
+from .errors import AssistantError
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -136,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if "eval" in argv:
-        at = argv.index("eval")
+    positionals = [i for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--data-dir")]
+    if positionals and argv[positionals[0]] == "eval":
+        at = positionals[0]
         head, rest = argv[: at + 1], argv[at + 1 :]
         args = parser.parse_args(head)
     else:
@@ -149,9 +150,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "eval":
             return cmd_eval(args, rest)
         return args.func(args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

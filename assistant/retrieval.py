@@ -74,21 +74,22 @@ def detect_reports(question: str, reports: list[ReportMeta]) -> list[str]:
     return [source for source, _ in _report_names(question, reports)]
 
 
-def strip_report_names(question: str, reports: list[ReportMeta]) -> str:
+def strip_report_names(question: str, names: list[str]) -> str:
+    """The question without the report names found in it (as matched by _report_names)."""
     text = " " + re.sub(r"[^A-Za-z0-9À-ÿ’'-]+", " ", question) + " "
-    for _, name in _report_names(question, reports):
+    for name in names:
         text = re.sub(r"(?i)\b(the |in the |according to the )?" + r"\W+".join(map(re.escape, name.split())) + r"\b", " ", text)
     return " ".join(text.split()) or question
 
 
 def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
-    named = detect_reports(question, reports)
+    named = _report_names(question, reports)
     return QueryAnalysis(
         text=question,
         wants_recommendations=bool(_RECOMMEND_Q.search(question)),
         wants_practices=bool(_PRACTICE_Q.search(question)),
-        named_sources=named,
-        focus=strip_report_names(question, reports) if named else question,
+        named_sources=[source for source, _ in named],
+        focus=strip_report_names(question, [n for _, n in named]) if named else question,
     )
 
 

@@ -41,8 +41,7 @@ def test_ask_endpoint_returns_the_answer_json(server):
     assert refused["refused"] is True
 
 
-def test_chat_escapes_html_and_refuses_oversized_input(server, assistant):
-    app, _ = server
+def test_chat_escapes_html_and_refuses_oversized_input(assistant):
     from ui.app import build_app
 
     respond = None
