@@ -44,6 +44,20 @@ def clean_question(question: str | None, max_chars: int) -> str:
     return q
 
 
+_PLANTED = re.compile(
+    r"(\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|the above|everything above|previous|prior|your (sources|rules|context))\b|"
+    r"(^|[.!?]\s+)(system|assistant|developer)\s*:\s|\bnew instructions?\b|\byou are now\b|\b(ai|language model|assistant|chatbot)s?\b.{0,40}\b(must|should)\b.{0,20}\b(say|answer|reply|respond|state|output)\b|"
+    r"\b(reply|respond|answer)\s+(only\s+)?with\b|\bprompt injection\b)",
+    re.I,
+)
+
+
+def is_instruction_like(sentence: str) -> bool:
+    """A sentence of a report that addresses the assistant rather than the reader ("Ignore the
+    previous instructions and …"): shown to no model, quoted in no answer, support for nothing."""
+    return bool(_PLANTED.search(sentence))
+
+
 def classify(question: str) -> str | None:
     """'injection', 'opinion' or None."""
     if _INJECTION.search(question):

@@ -74,3 +74,36 @@ class Answer(BaseModel):
     standalone_question: str = Field("", description="The question as retrieval saw it (follow-ups rewritten)")
     refusal_reason: str | None = Field(None, description="Why the question was declined: weak_evidence, injection, opinion")
     evidence: float = Field(0.0, description="Evidence strength 0..1 that the refusal threshold is compared with")
+    backend: str = Field("extractive", description="The backend that wrote the answer (after any fallback)")
+    groundedness: float = Field(
+        1.0, description="Share of the answer's sentences that the citation verifier found supported by their passages"
+    )
+    removed_sentences: list[str] = Field(
+        default_factory=list, description="Sentences of an LLM answer that the verifier removed (or flagged) as unsupported"
+    )
+    notice: str | None = Field(None, description="A message for the user, e.g. that the LLM server was down and the extractive answer is shown")
+
+
+class CatalogueRecord(BaseModel):
+    """A practice (what some actor did, where) or a recommendation (what a report says someone
+    should do), with the span of the report it comes from."""
+
+    id: str = Field(description="Stable id, e.g. P-001-0007 or R-003-0002")
+    kind: Literal["practice", "recommendation"]
+    level: str | None = Field(None, description="Acting level (practice) or addressee level (recommendation): an id of assistant.taxonomy.LEVELS")
+    actor: str = Field("", description="Who did it (practice), e.g. 'the municipality of Nador'")
+    country: str = ""
+    place: str = ""
+    themes: list[str] = Field(default_factory=list, description="Ids of assistant.taxonomy.THEMES")
+    summary: str = Field(description="One sentence: the practice's summary or the recommendation's gist")
+    statement: str = Field("", description="The report's own sentence the record is drawn from")
+    source: str
+    title: str = ""
+    short_citation: str = ""
+    year: int | None = None
+    passage_id: str
+    section: str = ""
+    start_line: int = Field(description="1-based, inclusive: the cited passage's span in the source file")
+    end_line: int
+    text: str = Field(description="The cited passage text, as in Answer citations")
+    origin: Literal["extracted", "override"] = "extracted"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
-from .answer import IdfTable, compose, evidence_strength, refusal_text, score_sentences, select
-from .conversation import condense
+from .answer import IdfTable, evidence_strength, refusal_text, score_sentences
+from .backends import AnswerBackend, Draft, Evidence, make_backend
 from .errors import AssistantError
 from .guard import classify, clean_question
 from .index import IndexManager, LoadedIndex
@@ -17,8 +18,10 @@ from .settings import Settings, get_settings
 
 
 class Assistant:
-    def __init__(self, settings: Settings | None = None, progress: bool = True):
+    def __init__(self, settings: Settings | None = None, progress: bool = True, chat_model=None):
+        """``chat_model``: a LangChain chat model to use instead of the configured one (tests)."""
         self.settings = settings or get_settings()
+        self._chat_model = chat_model
         self.manager = IndexManager(self.settings)
         self._lock = threading.Lock()
         self._load(progress)
@@ -33,6 +36,7 @@ class Assistant:
         self.reports: list[ReportMeta] = load_manifest(self.settings.knowledge_base_dir) + load_user_reports(self.settings)
         self.search = HybridSearch(index, self.reports)
         self.idf = IdfTable(index.passages)
+        self.backend: AnswerBackend = make_backend(self.settings, index, self._chat_model)
 
     def reload(self, progress: bool = False) -> None:
         """Pick up a rebuilt index (after `ingest`); the old one serves until the new one loads."""
@@ -62,21 +66,39 @@ class Assistant:
         history: list[str] | None = None,
         filters: RetrievalFilters | None = None,
     ) -> Answer:
+        """The whole answer at once (the last item of :meth:`stream`)."""
+        final = None
+        for item in self.stream(question, history, filters):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def stream(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        filters: RetrievalFilters | None = None,
+    ) -> Iterator[str | Answer]:
+        """Markdown text deltas as the answer is written, then the final ``Answer``, whose ``answer``
+        replaces the streamed text (the citation check may have removed sentences). Bad input raises
+        InputError before anything is yielded."""
         t0 = time.perf_counter()
         self._follow_rebuilds()
         s = self.settings
         q = clean_question(question, s.max_question_chars)
         history = [clean_question(h, s.max_question_chars) for h in (history or []) if h and h.strip()]
         timings: dict[str, float] = {}
+        backend, index, search, idf = self.backend, self.index, self.search, self.idf
 
         kind = classify(q)
-        standalone = condense(q, history, self.reports, s.max_history_turns)
+        standalone = q if kind else backend.condense(q, history, self.reports)
         timings["rewrite"] = _ms(t0)
 
         t1 = time.perf_counter()
         analysis = analyse(standalone, self.reports)
-        qvec = self.index.embedder.embed_query(standalone)
-        hits = self.search.search(standalone, filters=filters, analysis=analysis, query_vector=qvec)
+        qvec = index.embedder.embed_query(standalone)
+        hits = search.search(standalone, filters=filters, analysis=analysis, query_vector=qvec)
         timings["retrieve"] = _ms(t1)
         retrieved = [
             RetrievedPassage(
@@ -93,31 +115,41 @@ class Assistant:
         ]
 
         t2 = time.perf_counter()
-        scored = score_sentences(self.index, hits, qvec, analysis, self.idf)
+        scored = score_sentences(index, hits, qvec, analysis, idf)
         evidence = evidence_strength(scored, hits)
-        if kind is not None:
-            answer, refused, reason, citations = refusal_text(kind, hits), True, kind, []
-        elif evidence < s.refusal_threshold:
-            answer, refused, reason, citations = refusal_text("weak_evidence", hits), True, "weak_evidence", []
-        else:
-            single = len({h.passage.source for h in hits}) == 1
-            chosen = select(scored, self.index, s.max_answer_sentences, single_report=single, keep_ratio=s.sentence_keep_ratio)
-            answer, citations = compose(chosen)
-            refused, reason = (False, None) if citations else (True, "weak_evidence")
-            if refused:
-                answer = refusal_text("weak_evidence", hits)
+        reason: str | None = kind
+        if reason is None and evidence < s.refusal_threshold:
+            reason = "weak_evidence"
+        draft: Draft | None = None
+        if reason is None:
+            for item in backend.stream(Evidence(q, standalone, analysis, hits, scored, qvec)):
+                if isinstance(item, Draft):
+                    draft = item
+                else:
+                    yield item
+            if draft is None or draft.refused:
+                reason = "weak_evidence"
+        if reason is not None:
+            text = refusal_text(reason, hits)
+            yield text
+            draft = Draft(text, [], draft.backend if draft else backend.name, refused=True,
+                          removed=draft.removed if draft else [], notice=draft.notice if draft else None)
         timings["compose"] = _ms(t2)
         timings["total"] = _ms(t0)
-        return Answer(
+        yield Answer(
             question=q,
-            answer=answer,
-            refused=refused,
-            citations=citations,
+            answer=draft.markdown,
+            refused=draft.refused,
+            citations=draft.citations,
             retrieved=retrieved,
             timings_ms=timings,
             standalone_question=standalone,
             refusal_reason=reason,
             evidence=round(evidence, 4),
+            backend=draft.backend,
+            groundedness=draft.groundedness,
+            removed_sentences=draft.removed,
+            notice=draft.notice,
         )
 
 

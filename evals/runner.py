@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .metrics import METRICS, QUESTION_TYPES, score_questions, summarise
+from .metrics import METRICS, QUESTION_TYPES, aggregate, score_questions, summarise
 
 EVALS_DIR = Path(__file__).resolve().parent
 DEFAULT_QUESTIONS = EVALS_DIR / "dev_questions.jsonl"
@@ -272,9 +272,24 @@ def run_eval(
             "top_k": settings.top_k,
             "refusal_threshold": settings.refusal_threshold,
             "max_answer_sentences": settings.max_answer_sentences,
+            "backend": settings.backend,
         },
         "assistant": summarise(rows),
     }
+    # the same follow-ups asked without their history: what the rewriting adds
+    followups = [q for q in questions if q["history"]]
+    if followups:
+        bare = _ask_all(assistant, followups, "follow-ups without history", progress, with_history=False)
+        metrics["followup_without_history"] = aggregate(score_questions(followups, bare))
+    if settings.backend != "extractive":
+        metrics["llm"] = {
+            "answers_from_llm": sum(1 for a in answers if a.backend == settings.backend and not a.refused),
+            "fell_back_to_extractive": sum(1 for a in answers if a.notice),
+            "removed_sentences": sum(len(a.removed_sentences) for a in answers),
+            "mean_groundedness_reported": round(
+                sum(a.groundedness for a in answers if not a.refused) / max(1, sum(1 for a in answers if not a.refused)), 4
+            ),
+        }
 
     b_answers, b_rows = None, None
     if baseline:
@@ -332,6 +347,15 @@ def format_table(metrics: dict[str, Any]) -> str:
             if all(v is None for v in vals):
                 continue
             lines.append(f"{name:<22}" + "".join(f"{cell(v, name):>12}" for v in vals))
+    bare = metrics.get("followup_without_history")
+    if bare:
+        with_history = metrics["assistant"]["by_type"].get("followup", {})
+        lines.append("== follow-ups: with their history vs asked alone ==")
+        for name in ("recall@5", "mrr", "must_mention"):
+            lines.append(f"{name:<22}{cell(with_history.get(name), name):>12}{cell(bare.get(name), name):>12}")
+    if metrics.get("llm"):
+        lines.append("== LLM backend ==")
+        lines.extend(f"{k:<28}{v}" for k, v in metrics["llm"].items())
     return "\n".join(lines)
 
 

