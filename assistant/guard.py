@@ -65,3 +65,20 @@ def classify(question: str) -> str | None:
     if _OPINION.search(question):
         return "opinion"
     return None
+
+
+_KEY_TERM = re.compile(r"(?<!^)(?<![.?!:]\s)\b([A-Z][a-zà-ÿ]{2,}|[A-Z]{2,}s?|(?:19|20)\d\d)\b")
+
+
+def unknown_terms(question: str, vocabulary: set[str]) -> list[str]:
+    """Names, acronyms and years in the question that occur nowhere in the reports ("Japan",
+    "COVID", "2023"): a question about them cannot be answered from the reports, however close its
+    other words come. ``vocabulary``: the lower-cased words of every passage."""
+    missing = []
+    for term in _KEY_TERM.findall(question.strip()):
+        t = term.lower()
+        if t in vocabulary or t.rstrip("s") in vocabulary or (t.endswith("n") and t[:-1] in vocabulary):
+            continue
+        missing.append(term)
+    return list(dict.fromkeys(missing))
+

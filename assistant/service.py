@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from .answer import IdfTable, evidence_strength, refusal_text, score_sentences
 from .backends import AnswerBackend, Draft, Evidence, make_backend
 from .errors import AssistantError
-from .guard import classify, clean_question
+from .guard import classify, clean_question, unknown_terms
 from .index import IndexManager, LoadedIndex
 from .ingest import load_manifest, load_user_reports
 from .models import Answer, ReportMeta, RetrievedPassage
@@ -36,6 +37,7 @@ class Assistant:
         self.reports: list[ReportMeta] = load_manifest(self.settings.knowledge_base_dir) + load_user_reports(self.settings)
         self.search = HybridSearch(index, self.reports)
         self.idf = IdfTable(index.passages)
+        self.vocabulary = _vocabulary(index, self.reports)
         self.backend: AnswerBackend = make_backend(self.settings, index, self._chat_model)
 
     def reload(self, progress: bool = False) -> None:
@@ -118,7 +120,8 @@ class Assistant:
         scored = score_sentences(index, hits, qvec, analysis, idf)
         evidence = evidence_strength(scored, hits)
         reason: str | None = kind
-        if reason is None and evidence < s.refusal_threshold:
+        missing = [] if kind else unknown_terms(analyse(q, self.reports).focus or q, self.vocabulary)
+        if reason is None and (missing or evidence < s.refusal_threshold):
             reason = "weak_evidence"
         draft: Draft | None = None
         if reason is None:
@@ -131,6 +134,9 @@ class Assistant:
                 reason = "weak_evidence"
         if reason is not None:
             text = refusal_text(reason, hits)
+            if missing and reason == "weak_evidence":
+                names = " or ".join(f"“{m}”" for m in missing)
+                text = f"The reports do not mention {names}. " + text
             yield text
             draft = Draft(text, [], draft.backend if draft else backend.name, refused=True,
                           removed=draft.removed if draft else [], notice=draft.notice if draft else None)
@@ -151,6 +157,17 @@ class Assistant:
             removed_sentences=draft.removed,
             notice=draft.notice,
         )
+
+
+def _vocabulary(index: LoadedIndex, reports: list[ReportMeta]) -> set[str]:
+    """Every word of the passages and of the reports' names, lower-cased (hyphenated words also in parts)."""
+    vocabulary: set[str] = set()
+    texts = [p.text for p in index.passages] + [f"{r.title} {r.short_citation} {r.publisher} {' '.join(r.aliases)}" for r in reports]
+    for text in texts:
+        for token in re.findall(r"[\w’'-]+", text.lower()):
+            vocabulary.add(token.strip("’'-"))
+            vocabulary.update(part for part in re.split(r"[-’']", token) if part)
+    return vocabulary
 
 
 def _ms(t: float) -> float:

@@ -1,0 +1,28 @@
+"""Questions about names, acronyms or years that occur nowhere in the reports are declined, and the
+answer says which word the reports do not mention; questions whose names the reports do use are
+answered."""
+
+from __future__ import annotations
+
+from assistant.guard import unknown_terms
+
+
+def test_unknown_terms_are_found_against_the_reports_vocabulary(assistant):
+    vocab = assistant.vocabulary
+    assert unknown_terms("What integration programmes does Japan offer to foreign workers?", vocab) == ["Japan"]
+    assert unknown_terms("What changed for cities under the 2023 EU Pact on Migration?", vocab) == ["2023", "Pact"]
+    # names the reports use, plurals and demonyms of them, and the first word of a sentence pass
+    assert unknown_terms("How do Moroccan municipalities work with Dutch cities and EUROCITIES?", vocab) == []
+    assert unknown_terms("Which Syrian or Turkish towns are named?", vocab) == ["Syrian"]
+    assert unknown_terms("Tell me about the OSCE study and Nuremberg in 2014", vocab) == []
+
+
+def test_a_question_about_something_the_reports_never_mention_is_declined_by_name(assistant):
+    answer = assistant.ask("What integration measures has Marseille introduced for newcomers?")
+    assert answer.refused and answer.refusal_reason == "weak_evidence" and not answer.citations
+    assert answer.answer.startswith("The reports do not mention “Marseille”.")
+
+
+def test_named_places_the_reports_cover_are_answered(assistant):
+    answer = assistant.ask("What did Nuremberg do to combine the federal integration courses with local language offers?")
+    assert not answer.refused and "Nuremberg" in answer.answer
