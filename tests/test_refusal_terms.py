@@ -13,7 +13,7 @@ def test_unknown_terms_are_found_against_the_reports_vocabulary(assistant):
     assert unknown_terms("What changed for cities under the 2023 EU Pact on Migration?", vocab) == ["2023", "Pact"]
     # names the reports use, plurals and demonyms of them, and the first word of a sentence pass
     assert unknown_terms("How do Moroccan municipalities work with Dutch cities and EUROCITIES?", vocab) == []
-    assert unknown_terms("Which Syrian or Turkish towns are named?", vocab) == ["Syrian"]
+    assert unknown_terms("Which Syrian, Turkish or Brazilian towns are named?", vocab) == ["Brazilian"]
     assert unknown_terms("Tell me about the OSCE study and Nuremberg in 2014", vocab) == []
 
 
