@@ -34,7 +34,8 @@ from .models import Citation, ReportMeta
 from .prompts import load_prompt
 from .retrieval import Hit, QueryAnalysis
 from .settings import Settings
-from .verify import CitationVerifier, opaque_ids
+from .text import QUESTION_NOISE, content_terms, words
+from .verify import CitationVerifier, names_in, opaque_ids
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,8 @@ class LLMBackend:
             log.warning("condense-question call failed (%s); using the extractive rewrite", exc)
             return self.extractive.condense(question, history, reports)
         text = re.sub(r"^(standalone question|question|rewritten question)\s*:\s*", "", text, flags=re.I).strip(" \"'“”")
-        if len(text.split()) < 3 or len(text) > 3 * len(question) + 200 or is_instruction_like(text):
+        if not _faithful_rewrite(text, question, history):
+            log.info("condense-question rewrite rejected: %r", text)
             return self.extractive.condense(question, history, reports)
         return text
 
@@ -226,6 +228,20 @@ class LLMBackend:
             groundedness=checked.groundedness,
             removed=checked.removed,
         )
+
+
+def _faithful_rewrite(rewrite: str, question: str, history: list[str]) -> bool:
+    """A rewrite is used only if it is a question of sensible length, keeps most of the follow-up's
+    own content words and names nothing that the conversation did not name (small models invent)."""
+    if not rewrite.endswith("?") or len(rewrite.split()) < 3 or len(rewrite) > 3 * len(question) + 200:
+        return False
+    if is_instruction_like(rewrite):
+        return False
+    own = set(content_terms(question, QUESTION_NOISE))
+    if own and len(own & set(content_terms(rewrite))) / len(own) < 0.6:
+        return False
+    said = set(words(" ".join([*history, question])))
+    return all(set(words(name)) <= said for name in names_in(rewrite))
 
 
 def _short(exc: Exception) -> str:

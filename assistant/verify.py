@@ -60,7 +60,7 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zà-ÿ]{2,}(?:[-’'][A-Za-zà
 _NOT_NAMES = frozenset("The This That These Those Their There They It Its In On At For From With By As And But Or If When While According Report Reports Study".split())
 
 
-def _names(claim: str) -> list[str]:
+def names_in(claim: str) -> list[str]:
     """Places, actors and acronyms named in a claim (capitalised words not opening it)."""
     return [n for n in _NAME.findall(claim.strip()) if n not in _NOT_NAMES]
 
@@ -155,7 +155,7 @@ class CitationVerifier:
         joined = " ".join(texts)
         known = (joined + " " + " ".join(f"{h.passage.title} {h.passage.short_citation}" for h in hits)).lower()
         facts_ok = all(n.rstrip(".,") in joined for n in _NUMBER.findall(claim)) and all(
-            name.lower() in known for name in _names(claim)
+            name.lower() in known for name in names_in(claim)
         )
         return sim, overlap, facts_ok
 

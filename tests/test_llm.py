@@ -183,9 +183,14 @@ def test_injection_and_opinion_are_declined_before_the_model_is_asked(assistant)
 
 
 def test_llm_condenses_follow_ups_and_falls_back_when_it_fails(assistant):
-    llm = with_model(assistant, fake("What did the Dutch municipality of Utrecht do with its Moroccan partner town?"))
-    answer = llm.ask("What did they do there?", history=["Tell me about Utrecht and its Moroccan partner town"])
-    assert answer.standalone_question.startswith("What did the Dutch municipality of Utrecht")
+    history = ["Tell me about Utrecht and its Moroccan partner town"]
+    llm = with_model(assistant, fake("What did the municipality of Utrecht do with its Moroccan partner town?"))
+    answer = llm.ask("What did they do there?", history=history)
+    assert answer.standalone_question == "What did the municipality of Utrecht do with its Moroccan partner town?"
+    # a rewrite that names something the conversation never named is not trusted
+    inventing = with_model(assistant, fake("What did Amsterdam do with its partner town in Nador?"))
+    answer = inventing.ask("What did they do there?", history=history)
+    assert "Amsterdam" not in answer.standalone_question and "Utrecht" in answer.standalone_question
     # a failing model: the extractive rewrite carries the context instead
     broken = with_model(assistant, fake())
     answer = broken.ask("What did they do there?", history=["Tell me about Utrecht and its Moroccan partner town"])
