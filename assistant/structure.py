@@ -115,6 +115,7 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
     state = "body"  # body | numbers | footnote
     footnote_first = -1
     numbers_seen = 0
+    page_number_in_text = False
 
     def close_paragraph() -> None:
         nonlocal current
@@ -165,7 +166,13 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
             continue
         if _BARE_NUMBER.match(s):  # footnote numbers printed apart from their texts, or a page number
             if state == "body":
+                # a page number printed right after a finished sentence (no blank line before it)
+                # is followed by the next page's text, not by footnotes
                 state, numbers_seen = "numbers", 0
+                page_number_in_text = (
+                    i > 0 and not L.blank(i - 1) and current is not None
+                    and bool(_SENTENCE_END.search(current.lines[-1][1]))
+                )
             numbers_seen += 1
             i += 1
             continue
@@ -190,8 +197,13 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
         prev_text = current.lines[-1][1] if current else ""
 
         if state == "numbers":
-            # the text after a run of numbers is footnote text unless it plainly continues the body
-            if numbers_seen == 1 and s[0].islower() and current is not None:
+            # the text after a run of numbers is footnote text unless it plainly continues the body:
+            # lower-case after one number, or a page start (leading space) after a page number
+            # printed inside running text
+            if numbers_seen == 1 and current is not None and (
+                s[0].islower()
+                or (page_number_in_text and re.match(r"^ \S", raw) and not _CITATION_LIKE.match(s))
+            ):
                 state = "body"
             else:
                 open_footnote(i)
