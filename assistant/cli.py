@@ -1,4 +1,4 @@
-"""`policy-assistant`: ask, ingest, index, serve, eval."""
+"""`policy-assistant`: ask, ingest, index, serve, eval, practices, recommendations."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ def _settings(args: argparse.Namespace):
     overrides = {}
     if getattr(args, "data_dir", None):
         overrides["data_dir"] = Path(args.data_dir)
+    if getattr(args, "backend", None):
+        overrides["backend"] = args.backend
     return Settings(**overrides) if overrides else get_settings()
 
 
@@ -40,7 +42,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(answer.model_dump_json(indent=2))
         return 0
+    if answer.notice:
+        print(f"note: {answer.notice}\n")
     print(answer.answer)
+    if answer.removed_sentences:
+        print("\nRemoved by the citation check (not supported by the cited passages):")
+        for sentence in answer.removed_sentences:
+            print(f"  - {sentence}")
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
@@ -88,7 +96,14 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
-    return serve(_settings(args), host=args.host, port=args.port, passcode=args.passcode)
+    return serve(
+        _settings(args),
+        host=args.host,
+        port=args.port,
+        passcode=args.passcode,
+        workshop=args.workshop,
+        facilitator_passcode=args.facilitator_passcode,
+    )
 
 
 def cmd_eval(args: argparse.Namespace, rest: list[str]) -> int:
@@ -97,10 +112,73 @@ def cmd_eval(args: argparse.Namespace, rest: list[str]) -> int:
     return eval_main(rest)
 
 
+def _level_arg(value: str) -> str:
+    from .taxonomy import resolve_level
+
+    try:
+        return resolve_level(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _theme_arg(value: str) -> str:
+    from .taxonomy import resolve_theme
+
+    try:
+        return resolve_theme(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    """`practices` / `recommendations`: browse the catalogue extracted from the reports."""
+    from .catalogue import Catalogue
+    from .service import Assistant
+    from .taxonomy import level_name, theme_name
+
+    assistant = Assistant(_settings(args), progress=not args.json)
+    catalogue = getattr(assistant, "catalogue", None) or Catalogue.for_index(
+        assistant.index, assistant.reports, assistant.settings
+    )
+    for problem in catalogue.problems:
+        print(f"warning: catalogue overrides: {problem}", file=sys.stderr)
+    records = catalogue.filter(kind=args.kind, level=args.level, theme=args.theme, country=args.country,
+                               source=args.report)
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in records], indent=2, ensure_ascii=False))
+        return 0
+    if args.counts:
+        from collections import Counter
+
+        for title, keyfn in (("report", lambda r: [r.source]), ("level", lambda r: [r.level or "unspecified"]),
+                             ("theme", lambda r: r.themes or ["unclassified"])):
+            counts = Counter(k for r in records for k in keyfn(r))
+            print(f"{args.kind}s per {title}:")
+            for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+                label = level_name(key) if title == "level" else theme_name(key) if title == "theme" else key
+                print(f"  {n:4d}  {label}")
+        print(f"{len(records)} {args.kind}s")
+        return 0
+    for r in records:
+        where = ", ".join(x for x in (r.place, r.country) if x)
+        head = " — ".join(x for x in (level_name(r.level) if r.level else "level not named", where,
+                                       ", ".join(theme_name(t) for t in r.themes)) if x)
+        print(f"{r.id}  {head}")
+        print(f"  {r.summary}")
+        print(f"  {r.short_citation} — {r.section or 'no section'} — {r.source}, lines {r.start_line}-{r.end_line}\n")
+    print(f"{len(records)} {args.kind}s" + (" (none matches these filters)" if not records else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="policy-assistant", description="Cited answers from reports on migrant integration.")
     p.add_argument("--data-dir", help="data folder (default: ./data, or POLICY_ASSISTANT_DATA_DIR)")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    p.add_argument(
+        "--backend",
+        choices=["extractive", "openai", "ollama", "llamacpp"],
+        help="answer backend (default: extractive, or POLICY_ASSISTANT_BACKEND); LLM settings in README",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("ask", help="answer one question")
@@ -125,8 +203,25 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="start the web chat")
     s.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=None)
-    s.add_argument("--passcode", default=os.environ.get("POLICY_ASSISTANT_PASSCODE"), help="required with a public --host")
+    s.add_argument("--passcode", default=os.environ.get("POLICY_ASSISTANT_PASSCODE"), help="required with a public --host; in a workshop, the participants' passcode")
+    s.add_argument("--workshop", metavar="NAME", help="workshop mode: scenario questions from knowledge_base/workshops/NAME.yaml, participant logins, facilitator page")
+    s.add_argument(
+        "--facilitator-passcode",
+        default=os.environ.get("POLICY_ASSISTANT_FACILITATOR_PASSCODE"),
+        help="the facilitator's passcode (user name 'facilitator'); generated and printed if omitted",
+    )
     s.set_defaults(func=cmd_serve)
+
+    for name, kind, what in (("practices", "practice", "what actors did, where"),
+                             ("recommendations", "recommendation", "what the reports say someone should do")):
+        c = sub.add_parser(name, help=f"list the {name} the reports describe ({what})")
+        c.add_argument("--level", type=_level_arg, help="acting / addressed level: an id, a readable name or a short form (origin, city, national, eu ...)")
+        c.add_argument("--theme", type=_theme_arg, help="theme: an id, a readable name or a short form (jobs, language, housing ...)")
+        c.add_argument("--country", help="country or place, e.g. Morocco, Germany, Munich")
+        c.add_argument("--report", metavar="FILE", help="only this report (file name)")
+        c.add_argument("--json", action="store_true", help="print a JSON list of records (with source, start_line, end_line, text)")
+        c.add_argument("--counts", action="store_true", help="print counts per report, level and theme instead of the records")
+        c.set_defaults(func=cmd_catalogue, kind=kind)
 
     e = sub.add_parser("eval", help="run the evaluation suite (see `policy-assistant eval --help`)", add_help=False)
     e.set_defaults(func=None)
@@ -136,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    positionals = [i for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--data-dir")]
+    positionals = [i for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] not in ("--data-dir", "--backend"))]
     if positionals and argv[positionals[0]] == "eval":
         at = positionals[0]
         head, rest = argv[: at + 1], argv[at + 1 :]
@@ -146,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.data_dir:
         os.environ["POLICY_ASSISTANT_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    if args.backend:
+        os.environ["POLICY_ASSISTANT_BACKEND"] = args.backend
     try:
         if args.command == "eval":
             return cmd_eval(args, rest)

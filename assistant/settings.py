@@ -135,10 +135,12 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the web chat binds to.")
     port: int = Field(7860, description="Port of the web chat.")
     web_concurrency: int = Field(
-        8,
+        32,
         description=(
             "How many questions the web chat answers at the same time (the Gradio concurrency limit shared by "
-            "the chat and the /ask API); further requests wait in Gradio's queue."
+            "the chat and the /ask API; at most 40, Gradio's worker threads); further requests wait in Gradio's "
+            "queue. The extractive answer is short CPU work, best run side by side; lower it for an LLM server "
+            "that cannot take that many requests at once."
         ),
     )
     feedback_db: Path | None = Field(
@@ -151,6 +153,13 @@ class Settings(BaseSettings):
     )
     source_context_lines: int = Field(
         15, description="Lines of the report shown before and after a cited span under 'Show the surrounding text'."
+    )
+    web_torch_threads: int | None = Field(
+        1,
+        description=(
+            "CPU threads torch may use for one question in the web server (`serve`). 1 is fastest under concurrent "
+            "load: the parallelism comes from answering several questions at once. Unset: torch's default."
+        ),
     )
 
 

@@ -33,5 +33,5 @@ if [ "$profile" = test ] && [ ! -x /usr/bin/chromium ]; then
   echo "Installing Debian's chromium and chromium-driver for the browser tests ..."
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-color-emoji >/dev/null
 fi
