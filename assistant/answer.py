@@ -134,8 +134,188 @@ def select(
     return chosen
 
 
-def compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
-    """Markdown bullets grouped by report (in order of relevance), each sentence cited."""
+GROUP_DONE = "**What has been done**"
+GROUP_RECOMMEND = "**What the reports recommend**"
+GROUP_OTHER = "**Also in the reports**"
+
+
+def _citation_for(p: Passage, numbers: dict[str, int], citations: list[Citation]) -> int:
+    if p.passage_id not in numbers:
+        numbers[p.passage_id] = len(numbers) + 1
+        citations.append(
+            Citation(
+                n=numbers[p.passage_id],
+                passage_id=p.passage_id,
+                source=p.source,
+                title=p.title,
+                section=p.section,
+                start_line=p.start_line,
+                end_line=p.end_line,
+                text=p.text,
+            )
+        )
+    return numbers[p.passage_id]
+
+
+def statement_labels(chosen: list[ScoredSentence], catalogue=None):
+    """The catalogue's label (kind, acting level) of each chosen sentence, read in its passage so
+    that 'It ...' / 'The city ...' sentences get the actor of the sentences before them.
+    ``catalogue``: the curator's overrides in it win."""
+    from .catalogue import label_passage
+    from .extraction import classify_statement
+
+    cache: dict[str, list] = {}
+    out = []
+    for s in chosen:
+        p = s.hit.passage
+        if p.passage_id not in cache:
+            cache[p.passage_id] = label_passage(p)
+        labels = cache[p.passage_id]
+        try:
+            label = labels[p.sentences.index(s.text)]
+        except ValueError:
+            label = classify_statement(s.text, p.section_kind)
+        if catalogue is not None:  # the curator's overrides win here too
+            label = catalogue.relabel(p.source, s.text, label)
+        out.append(label)
+    return out
+
+
+def _compose_grouped(chosen: list[ScoredSentence], catalogue=None) -> tuple[str, list[Citation]] | None:
+    from .taxonomy import level_name
+
+    labels = statement_labels(chosen, catalogue)
+    if not any(label.kind for label in labels):
+        return None
+    groups: dict[str, list[tuple[ScoredSentence, object]]] = {GROUP_DONE: [], GROUP_RECOMMEND: [], GROUP_OTHER: []}
+    for s, label in zip(chosen, labels):
+        key = GROUP_DONE if label.kind == "practice" else GROUP_RECOMMEND if label.kind == "recommendation" else GROUP_OTHER
+        groups[key].append((s, label))
+    numbers: dict[str, int] = {}
+    citations: list[Citation] = []
+    blocks: list[str] = []
+    for heading, items in groups.items():
+        if not items:
+            continue
+        lines = [heading]
+        for s, label in items:
+            n = _citation_for(s.hit.passage, numbers, citations)
+            if heading != GROUP_OTHER and label.level:
+                name = level_name(label.level)
+                lines.append(f"- *{name[:1].upper() + name[1:]}:* {s.text} [{n}]")
+            else:
+                lines.append(f"- {s.text} [{n}]")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks), citations
+
+
+_ACTOR_QUESTION = re.compile(
+    r"\b(?:how|what|which \w+) (?:can|could|should|might|may|must) ((?:\w[\w’'-]*,? ){1,6})", re.I
+)
+
+
+def question_levels(question: str) -> set[str]:
+    """The level of government a question asks *for* ("How can an origin-country municipality
+    ...", "What could we, as a national ministry, do ..."): the actor after 'how/what can ...'.
+    A level merely mentioned as context ("In German cities ... what do the reports suggest?")
+    does not count."""
+    from .extraction import levels_named
+
+    m = _ACTOR_QUESTION.search(question)
+    return set(levels_named(m.group(1))[:1]) if m else set()
+
+
+def prefer_statements(
+    scored: list[ScoredSentence], question: str = "", bonus: float = 0.0, level_bonus: float = 0.25,
+    min_sim: float = 0.5, catalogue=None,
+) -> list[ScoredSentence]:
+    """For grouped answers to "how can <actor> ..." questions: raise the practices and
+    recommendations of the level the question asks for (half as much for a related level, e.g. an
+    origin region for an origin municipality; ``bonus`` for any labelled sentence) so that
+    ``select`` picks them; returns a re-sorted copy. Only sentences at least ``min_sim`` similar to
+    the question are raised. No effect when the question names no level.
+    (On evals/dev_questions.jsonl, grouping with this preference leaves every metric unchanged.)"""
+    from dataclasses import replace
+
+    from .extraction import RELATED_LEVELS
+
+    if not scored:
+        return []
+    labels = statement_labels(scored, catalogue)
+    wanted = question_levels(question) if question else set()
+    # a raised sentence may climb to the top but not above the best original score: ``select``
+    # keeps sentences relative to the best one, and a higher ceiling would cut the others
+    ceiling = max(s.score for s in scored)
+    related = {r for w in wanted for r in RELATED_LEVELS.get(w, ())}
+    out = []
+    for s, label in zip(scored, labels):
+        extra = 0.0
+        if label.kind and label.level and s.sim >= min_sim:
+            extra += bonus
+            if label.level in wanted:
+                extra += level_bonus
+            elif label.level in related:
+                extra += level_bonus / 2
+        out.append(replace(s, score=min(ceiling, s.score + extra)) if extra else s)
+    out.sort(key=lambda s: s.score, reverse=True)
+    return out
+
+
+def add_catalogue_recommendations(
+    chosen: list[ScoredSentence], question: str, qvec: np.ndarray, index: LoadedIndex, catalogue,
+    max_sentences: int, min_sim: float = 0.5, limit: int = 2,
+) -> list[ScoredSentence]:
+    """For a "how can / what should <level> ..." question whose chosen sentences hold no
+    recommendation: bring in the catalogue's recommendations addressed to that level that are
+    close to the question (cosine >= ``min_sim``), even from passages retrieval ranked lower.
+    They replace the weakest sentences that are neither practice nor recommendation."""
+    if catalogue is None or not chosen:
+        return chosen
+    wanted = question_levels(question)
+    labels = statement_labels(chosen, catalogue)
+    if not wanted or any(label.kind == "recommendation" for label in labels):
+        return chosen
+    from .retrieval import Hit
+
+    position = {p.passage_id: i for i, p in enumerate(index.passages)}
+    have = {c.text for c in chosen}
+    extra: list[ScoredSentence] = []
+    for level in wanted:
+        for record in catalogue.filter(kind="recommendation", level=level):
+            i = position.get(record.passage_id)
+            if i is None or record.statement in have or record.statement not in index.passages[i].sentences:
+                continue
+            row = index.sentence_rows(i)[index.passages[i].sentences.index(record.statement)]
+            sim = float(index.sentence_vectors[row] @ qvec)
+            if sim >= min_sim:
+                p = index.passages[i]
+                hit = Hit(i, p, 0.0, float(index.passage_vectors[i] @ qvec), None, None)
+                extra.append(ScoredSentence(len(chosen), hit, row, record.statement, sim, sim, 0.0))
+    extra = sorted(extra, key=lambda x: x.score, reverse=True)[:limit]
+    if not extra:
+        return chosen
+    out = list(chosen)
+    weakest_other = sorted((k for k, label in enumerate(labels) if not label.kind), key=lambda k: out[k].score)
+    for new in extra:
+        if len(out) < max_sentences:
+            out.append(new)
+        elif weakest_other:
+            out[weakest_other.pop(0)] = new
+    return out
+
+
+def compose(chosen: list[ScoredSentence], grouped: bool = False, catalogue=None) -> tuple[str, list[Citation]]:
+    """Markdown bullets grouped by report (in order of relevance), each sentence cited.
+
+    ``grouped`` (for "how can ..." / "what should ..." questions): the sentences go under
+    "What has been done" (practices) and "What the reports recommend" (recommendations), each
+    bullet naming the acting level ("- *Origin-country municipality:* <sentence> [2]"); sentences
+    that are neither follow under "Also in the reports".  When no chosen sentence is a practice or
+    a recommendation the plain layout is used."""
+    if grouped and chosen:
+        out = _compose_grouped(chosen, catalogue)
+        if out is not None:
+            return out
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
     groups: dict[str, list[ScoredSentence]] = {}
@@ -146,22 +326,8 @@ def compose(chosen: list[ScoredSentence]) -> tuple[str, list[Citation]]:
         # keep the report's own order inside a group so that the sentences read naturally
         items.sort(key=lambda s: (s.hit.passage.start_line, s.row))
         for s in items:
-            p = s.hit.passage
-            if p.passage_id not in numbers:
-                numbers[p.passage_id] = len(numbers) + 1
-                citations.append(
-                    Citation(
-                        n=numbers[p.passage_id],
-                        passage_id=p.passage_id,
-                        source=p.source,
-                        title=p.title,
-                        section=p.section,
-                        start_line=p.start_line,
-                        end_line=p.end_line,
-                        text=p.text,
-                    )
-                )
-            lines.append(f"- {s.text} [{numbers[p.passage_id]}]")
+            n = _citation_for(s.hit.passage, numbers, citations)
+            lines.append(f"- {s.text} [{n}]")
     return "\n".join(lines), citations
 
 

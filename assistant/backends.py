@@ -25,7 +25,8 @@ import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from .answer import ScoredSentence, compose, select
+from .answer import ScoredSentence, add_catalogue_recommendations, compose, prefer_statements, select
+from .catalogue import Catalogue
 from .conversation import condense, needs_context
 from .errors import AssistantError
 from .guard import is_instruction_like
@@ -79,9 +80,10 @@ class AnswerBackend(Protocol):
 class ExtractiveBackend:
     name = "extractive"
 
-    def __init__(self, index: LoadedIndex, settings: Settings):
+    def __init__(self, index: LoadedIndex, settings: Settings, catalogue: Catalogue | None = None):
         self.index = index
         self.settings = settings
+        self.catalogue = catalogue
 
     def condense(self, question: str, history: list[str], reports: list[ReportMeta]) -> str:
         return condense(question, history, reports, self.settings.max_history_turns)
@@ -89,9 +91,18 @@ class ExtractiveBackend:
     def draft(self, evidence: Evidence) -> Draft:
         s = self.settings
         scored = [x for x in evidence.scored if not is_instruction_like(x.text)]
+        # "how can / what should ..." questions: practices and recommendations under their own
+        # headings, each naming the acting level; the level the question asks for is preferred
+        grouped = evidence.analysis.wants_recommendations
+        if grouped:
+            scored = prefer_statements(scored, evidence.standalone, catalogue=self.catalogue)
         single = len({h.passage.source for h in evidence.hits}) == 1
         chosen = select(scored, self.index, s.max_answer_sentences, single_report=single, keep_ratio=s.sentence_keep_ratio)
-        markdown, citations = compose(chosen)
+        if grouped:
+            chosen = add_catalogue_recommendations(
+                chosen, evidence.standalone, evidence.query_vector, self.index, self.catalogue, s.max_answer_sentences
+            )
+        markdown, citations = compose(chosen, grouped=grouped, catalogue=self.catalogue)
         return Draft(markdown, citations, self.name, refused=not citations)
 
     def stream(self, evidence: Evidence) -> Iterator[str | Draft]:
@@ -132,12 +143,14 @@ class _MarkerDisplay:
 
 
 class LLMBackend:
-    def __init__(self, name: str, chat_model: BaseChatModel, index: LoadedIndex, settings: Settings):
+    def __init__(
+        self, name: str, chat_model: BaseChatModel, index: LoadedIndex, settings: Settings, catalogue: Catalogue | None = None
+    ):
         self.name = name
         self.chat = chat_model
         self.index = index
         self.settings = settings
-        self.extractive = ExtractiveBackend(index, settings)
+        self.extractive = ExtractiveBackend(index, settings, catalogue)
         self.verifier = CitationVerifier(
             index, settings.verify_min_similarity, settings.verify_min_overlap, settings.unsupported_action
         )
@@ -249,13 +262,15 @@ def _short(exc: Exception) -> str:
     return text[:160]
 
 
-def make_backend(settings: Settings, index: LoadedIndex, chat_model: BaseChatModel | None = None) -> AnswerBackend:
+def make_backend(
+    settings: Settings, index: LoadedIndex, chat_model: BaseChatModel | None = None, catalogue: Catalogue | None = None
+) -> AnswerBackend:
     """The backend for ``settings.backend``; ``chat_model`` overrides the configured model (tests)."""
     if settings.backend == "extractive" and chat_model is None:
-        return ExtractiveBackend(index, settings)
+        return ExtractiveBackend(index, settings, catalogue)
     if chat_model is None:
         from .llm import make_chat_model
 
         chat_model = make_chat_model(settings)
     name = settings.backend if settings.backend != "extractive" else "llm"
-    return LLMBackend(name, chat_model, index, settings)
+    return LLMBackend(name, chat_model, index, settings, catalogue)

@@ -34,6 +34,10 @@ DIRECTIVE = re.compile(
 class RetrievalFilters:
     sources: list[str] | None = None  # report file names
     section_kinds: list[str] | None = None  # body, summary, recommendations, footnote
+    # catalogue tags: passages holding a practice/recommendation of one of these levels / themes
+    # (ids, readable names or short forms: 'origin', 'jobs'; see assistant/taxonomy.py)
+    levels: list[str] | None = None
+    themes: list[str] | None = None
 
 
 @dataclass
@@ -94,10 +98,13 @@ def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
 
 
 class HybridSearch:
-    def __init__(self, index: LoadedIndex, reports: list[ReportMeta]):
+    def __init__(self, index: LoadedIndex, reports: list[ReportMeta], *, tags: Any = None):
         self.index = index
         self.settings = index.settings
         self.reports = reports
+        # anything with .tags_for(passage_id) -> (levels, themes): the catalogue. Built on first
+        # use of a level/theme filter when not given.
+        self.tags = tags
 
     def search(
         self,
@@ -115,15 +122,19 @@ class HybridSearch:
         if not sources and analysis.named_sources:
             sources = analysis.named_sources
         allowed = self._allowed(sources, filters.section_kinds)
+        tagged = bool(filters.levels or filters.themes)
+        if tagged:
+            allowed &= self._tag_mask(filters.levels, filters.themes)
         if not allowed.any():
             return []
         qvec = query_vector if query_vector is not None else self.index.embedder.embed_query(query)
 
-        # dense: Chroma, filtered in the query
+        # dense: Chroma, filtered in the query (by passage id when the catalogue tags filter)
         where = self._where(sources, filters.section_kinds)
         n_dense = min(s.dense_candidates, int(allowed.sum()))
+        ids = [self.index.passages[i].passage_id for i in np.flatnonzero(allowed)] if tagged else None
         res = self.index.collection.query(
-            query_embeddings=[qvec.tolist()], n_results=n_dense, where=where, include=["distances"]
+            query_embeddings=[qvec.tolist()], n_results=n_dense, where=where, ids=ids, include=["distances"]
         )
         dense_ids = res["ids"][0]
         dense_rank = {self.index.by_id[pid]: r for r, pid in enumerate(dense_ids) if pid in self.index.by_id}
@@ -174,6 +185,22 @@ class HybridSearch:
             if len(out) == k:
                 break
         return out
+
+    def _tag_mask(self, levels: list[str] | None, themes: list[str] | None) -> np.ndarray:
+        """Passages that hold a catalogue record of one of ``levels`` and one of ``themes``."""
+        from .taxonomy import resolve_level, resolve_theme
+
+        want_levels = {resolve_level(v) for v in levels or []}
+        want_themes = {resolve_theme(v) for v in themes or []}
+        if self.tags is None:
+            from .catalogue import Catalogue
+
+            self.tags = Catalogue.for_index(self.index, self.reports, self.settings)
+        mask = np.zeros(len(self.index.passages), dtype=bool)
+        for i, p in enumerate(self.index.passages):
+            lv, th = self.tags.tags_for(p.passage_id)
+            mask[i] = (not want_levels or bool(lv & want_levels)) and (not want_themes or bool(th & want_themes))
+        return mask
 
     def _allowed(self, sources: list[str] | None, kinds: list[str] | None) -> np.ndarray:
         mask = np.ones(len(self.index.passages), dtype=bool)

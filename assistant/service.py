@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from .answer import IdfTable, evidence_strength, refusal_text, score_sentences
 from .backends import AnswerBackend, Draft, Evidence, make_backend
+from .catalogue import Catalogue
 from .errors import AssistantError
 from .guard import classify, clean_question, unknown_terms
 from .index import IndexManager, LoadedIndex
@@ -35,10 +36,11 @@ class Assistant:
         self._state_mtime = self.manager.state_mtime()
         self.index = index
         self.reports: list[ReportMeta] = load_manifest(self.settings.knowledge_base_dir) + load_user_reports(self.settings)
-        self.search = HybridSearch(index, self.reports)
+        self.catalogue = Catalogue.for_index(index, self.reports, self.settings)
+        self.search = HybridSearch(index, self.reports, tags=self.catalogue)
         self.idf = IdfTable(index.passages)
         self.vocabulary = _vocabulary(index, self.reports)
-        self.backend: AnswerBackend = make_backend(self.settings, index, self._chat_model)
+        self.backend: AnswerBackend = make_backend(self.settings, index, self._chat_model, self.catalogue)
 
     def reload(self, progress: bool = False) -> None:
         """Pick up a rebuilt index (after `ingest`); the old one serves until the new one loads."""

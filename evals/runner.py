@@ -276,6 +276,7 @@ def run_eval(
         },
         "assistant": summarise(rows),
     }
+    metrics["catalogue"] = _catalogue_metrics(assistant)
     # the same follow-ups asked without their history: what the rewriting adds
     followups = [q for q in questions if q["history"]]
     if followups:
@@ -323,6 +324,41 @@ def run_eval(
         gold_texts=[[gold_text(g, settings) for g in q["gold"]] for q in questions],
     )
     return metrics
+
+
+def _catalogue_metrics(assistant) -> dict[str, Any]:
+    """Practice/recommendation extraction against evals/catalogue_gold.jsonl: precision, recall and
+    level accuracy of the extraction alone and with the curator's overrides, plus record counts."""
+    try:
+        from .catalogue_eval import run as run_catalogue
+        from .catalogue_eval import summary_metrics
+
+        result = run_catalogue(assistant)
+    except Exception as exc:  # noqa: BLE001 - the question metrics still count
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return {
+        **summary_metrics(result),
+        "per_report": {k: result[k]["per_report"] for k in ("extraction", "with_overrides")},
+        "n_records": result["n_records"],
+        "counts": result["counts"],
+    }
+
+
+def format_catalogue(metrics: dict[str, Any]) -> str:
+    cat = metrics.get("catalogue")
+    if not cat:
+        return ""
+    if "error" in cat:
+        return f"== catalogue ==\nnot measured: {cat['error']}"
+
+    def f(v: Any) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    lines = ["== catalogue (gold list) ==", f"{'':<22}{'extraction':>12}{'+overrides':>12}"]
+    for name, label in (("precision", "precision"), ("recall", "recall"), ("level_accuracy", "level accuracy")):
+        lines.append(f"{label:<22}{f(cat.get('catalogue_' + name)):>12}{f(cat.get('catalogue_' + name + '_overrides')):>12}")
+    lines.append(f"{'records':<22}{cat.get('n_records', 0):>12}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -382,6 +418,8 @@ def main(argv: list[str] | None = None, *, assistant=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(metrics))
+    if metrics.get("catalogue"):
+        print("\n" + format_catalogue(metrics))
     out = Path(args.out)
     print(f"\n{metrics['n_questions']} questions in {metrics['run_seconds']:.1f} s; "
           f"wrote {out / 'results.jsonl'}, {out / 'metrics.json'}, {out / 'report.html'}")

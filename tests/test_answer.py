@@ -18,16 +18,17 @@ def assert_well_cited(answer: Answer) -> None:
     assert not answer.refused
     numbers = {c.n for c in answer.citations}
     assert numbers == set(range(1, len(numbers) + 1))
-    for line in answer.answer.splitlines():
-        if line.strip():
-            markers = {int(n) for n in re.findall(r"\[(\d+)\]", line)}
-            assert markers and markers <= numbers, line
+    statements = [line for line in answer.answer.splitlines() if line.strip() and not line.startswith("**")]
+    for line in statements:
+        markers = {int(n) for n in re.findall(r"\[(\d+)\]", line)}
+        assert markers and markers <= numbers, line
     for c in answer.citations:
         span = "\n".join(source_lines(c.source)[c.start_line - 1 : c.end_line])
         assert text_in_span(c.text, span), c.passage_id
     # each bullet is a sentence of the passage it cites: nothing is invented
-    for line in answer.answer.splitlines():
-        sentence = re.sub(r"\s*\[\d+\]\s*$", "", line.lstrip("- ")).strip()
+    for line in statements:
+        # "- *Origin-country municipality:* <sentence> [n]" in grouped answers
+        sentence = re.sub(r"\s*\[\d+\]\s*$", "", re.sub(r"^- (?:\*[^*]+:\* )?", "", line)).strip()
         cited = [c for c in answer.citations if f"[{c.n}]" in line]
         assert any(sentence in c.text for c in cited), line
 

@@ -115,12 +115,8 @@ def build_app(assistant: Assistant, workshop: Workshop | None = None, store: Fee
 
     # ------------------------------------------------------------------ chat
     def _answer_stream(message: str, history: list[str], filters):
-        """Yield str deltas, then the final Answer (Assistant.stream when the service has it)."""
-        stream = getattr(assistant, "stream", None)
-        if callable(stream):
-            yield from stream(message, history=history, filters=filters)
-        else:
-            yield assistant.ask(message, history=history, filters=filters)
+        """Yield str deltas, then the final Answer."""
+        yield from assistant.stream(message, history=history, filters=filters)
 
     def respond(message, chat, session, f_reports=None, f_levels=None, f_themes=None, request: gr.Request = None):
         """Outputs: chat, session, question box, source panel, surrounding text, its button."""

@@ -1,50 +1,21 @@
 """The practice library's data: the catalogue of practices and recommendations, and the
 retrieval filters the chat offers (by report, level and theme).
 
-Both lean on parts of the service that may be absent in an older checkout
-(``Assistant.catalogue``, ``assistant.catalogue.Catalogue``, ``RetrievalFilters.levels/themes``);
-everything here degrades to "not available" instead of failing.
+The catalogue is the service's (``Assistant.catalogue``); a service without one (a stand-in in
+tests) shows "not available" instead of failing.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-import threading
 from typing import Any
 
 from assistant.retrieval import RetrievalFilters
 
-log = logging.getLogger(__name__)
-
-_lock = threading.Lock()
-_cache: dict[int, Any] = {}
-
 
 def get_catalogue(assistant) -> Any | None:
-    """``assistant.catalogue`` if the service has one, else one built from the loaded index
-    (cached per index generation), else None."""
-    try:
-        cat = getattr(assistant, "catalogue", None)
-    except Exception:  # a lazy property that failed
-        log.exception("the catalogue could not be loaded")
-        cat = None
-    if cat is not None:
-        return cat
-    try:
-        from assistant.catalogue import Catalogue  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    key = id(getattr(assistant, "index", None))
-    with _lock:
-        if key not in _cache:
-            try:
-                _cache.clear()
-                _cache[key] = Catalogue.for_index(assistant.index, assistant.reports, assistant.settings)
-            except Exception:
-                log.exception("the catalogue could not be built")
-                _cache[key] = None
-        return _cache[key]
+    """The service's catalogue of practices and recommendations."""
+    return getattr(assistant, "catalogue", None)
 
 
 def records(catalogue) -> list:
