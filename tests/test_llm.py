@@ -7,7 +7,6 @@ never answers stand in for an LLM server that is down or slow. The real-model te
 
 from __future__ import annotations
 
-import copy
 import re
 import socket
 import threading
@@ -17,7 +16,7 @@ from conftest import source_lines
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from assistant.backends import Evidence, LLMBackend, make_backend
+from assistant.backends import Evidence, LLMBackend
 from assistant.cleaning import text_in_span
 from assistant.models import Answer
 from assistant.prompts import load_prompt
@@ -33,11 +32,8 @@ def fake(*replies: str) -> GenericFakeChatModel:
 
 
 def with_model(assistant, chat_model, **overrides):
-    """The session assistant with another backend (a shallow copy: the index is shared)."""
-    other = copy.copy(assistant)
-    other.settings = assistant.settings.model_copy(update=overrides)
-    other.backend = make_backend(other.settings, assistant.index, chat_model)
-    return other
+    """The session assistant with another backend (the index is shared)."""
+    return assistant.with_backend(chat_model, **overrides)
 
 
 def evidence_for(assistant, question: str) -> Evidence:
