@@ -84,16 +84,18 @@ def shot(page, name: str) -> None:
 
 
 def ask(page, question: str) -> None:
+    before = page.locator('#pa-chat [data-testid="bot"]').count()
     page.fill("#pa-question textarea", question)
     page.click("#pa-ask")
-    # done when the last bot message no longer says "Searching the reports…"
+    # done when a new bot message has appeared and no longer says "Searching the reports…"
     page.wait_for_function(
-        """() => {
+        """(before) => {
             const bots = document.querySelectorAll('#pa-chat [data-testid="bot"]');
-            if (!bots.length) return false;
+            if (bots.length <= before) return false;
             const t = bots[bots.length - 1].innerText;
             return t.length > 0 && !t.includes('Searching the reports') && !t.includes('▌');
-        }"""
+        }""",
+        arg=before,
     )
 
 
