@@ -130,16 +130,14 @@ def test_chat_answers_with_chips_and_a_source_panel(assistant, store):
 
 def test_chat_filters_restrict_the_sources(assistant, store):
     from ui.app import build_app
-    from ui.library import supports_taxonomy_filters
 
     respond = handler(build_app(assistant, store=store), "respond")
     chat, session, *_ = last(respond("What should be done about funding?", [], None, ["004_e378ebee438f39d1.txt"], [], []))
     cits = session["turns"][0]["answer"]["citations"]
     assert cits and {c["source"] for c in cits} == {"004_e378ebee438f39d1.txt"}
-    if supports_taxonomy_filters():
-        chat, session, *_ = last(respond("What should be done about funding?", [], None, [], ["eu"], ["funding"]))
-        assert "not available" not in chat[-1]["content"]
-        assert session["turns"][0]["answer"]["citations"]
+    chat, session, *_ = last(respond("What should be done about funding?", [], None, [], ["eu"], ["funding"]))
+    assert "not available" not in chat[-1]["content"]
+    assert session["turns"][0]["answer"]["citations"]
 
 
 def test_chip_click_and_surrounding_text(assistant, store):
@@ -272,15 +270,12 @@ def test_practice_library_lists_and_opens_records(assistant):
 
 
 def test_filters_for_the_service():
-    from ui.library import make_filters, supports_taxonomy_filters
+    from ui.library import make_filters
 
-    assert make_filters([], [], []) == (None, None)
-    f, note = make_filters(["004_e378ebee438f39d1.txt"], ["eu"], ["funding"])
+    assert make_filters([], [], []) is None
+    f = make_filters(["004_e378ebee438f39d1.txt"], ["eu"], ["funding"])
     assert f.sources == ["004_e378ebee438f39d1.txt"]
-    if supports_taxonomy_filters():
-        assert f.levels == ["eu"] and f.themes == ["funding"] and note is None
-    else:
-        assert "not available" in note
+    assert f.levels == ["eu"] and f.themes == ["funding"]
 
 
 # --------------------------------------------------------------------------- storage

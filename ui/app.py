@@ -89,7 +89,7 @@ def _panel_js(prefix: str) -> str:
 
 
 def feedback_path(settings: Settings) -> Path:
-    return getattr(settings, "feedback_db", None) or settings.data_dir / "feedback.sqlite3"
+    return settings.feedback_db or settings.data_dir / "feedback.sqlite3"
 
 
 def _new_session(session: dict | None = None) -> dict:
@@ -107,8 +107,8 @@ def _who(request: gr.Request | None) -> tuple[str | None, str | None]:
 
 def build_app(assistant: Assistant, workshop: Workshop | None = None, store: FeedbackStore | None = None) -> gr.Blocks:
     settings = assistant.settings
-    concurrency = max(1, min(40, int(getattr(settings, "web_concurrency", 32))))
-    radius = int(getattr(settings, "source_context_lines", 15))
+    concurrency = max(1, min(40, settings.web_concurrency))
+    radius = settings.source_context_lines
     if store is None:
         store = FeedbackStore(feedback_path(settings))
     ws_name = workshop.name if workshop else None
@@ -133,7 +133,7 @@ def build_app(assistant: Assistant, workshop: Workshop | None = None, store: Fee
             chat += [{"role": "user", "content": render.user_message(shown)}, {"role": "assistant", "content": f"⚠️ {render.user_message(str(exc))}"}]
             yield list(chat), session, gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        filters, note = library.make_filters(f_reports, f_levels, f_themes)
+        filters = library.make_filters(f_reports, f_levels, f_themes)
         chat = chat + [{"role": "user", "content": render.user_message(shown)}, {"role": "assistant", "content": THINKING}]
         yield list(chat), session, "", gr.skip(), gr.skip(), gr.skip()
         answer, text, last = None, "", 0.0
@@ -166,8 +166,6 @@ def build_app(assistant: Assistant, workshop: Workshop | None = None, store: Fee
         session["turns"].append({"id": answer_id, "question": answer.question, "answer": data})
         session["history"].append(answer.question)
         content = render.answer_message(data, turn)
-        if note:
-            content = f"> ℹ️ {render.user_message(note)}\n\n{content}"
         chat[-1] = {"role": "assistant", "content": content}
         session["msg_turn"][str(len(chat) - 1)] = turn
         first = data["citations"][0]["n"] if data.get("citations") else None
@@ -272,15 +270,13 @@ def build_app(assistant: Assistant, workshop: Workshop | None = None, store: Fee
         rec = library.find_record(library.get_catalogue(assistant), key[2:])
         if rec is None:
             return "<p class='pa-empty'>That record is not in the catalogue any more.</p>", None, "", gr.update(visible=False)
-        rid = rec.get("id") if isinstance(rec, dict) else rec.id
-        return render.record_card(assistant, rec), rid, "", gr.update(visible=True)
+        return render.record_card(assistant, rec), rec.id, "", gr.update(visible=True)
 
     def record_context(rid):
         rec = library.find_record(library.get_catalogue(assistant), rid) if rid else None
         if rec is None:
             return "<p class='pa-empty'>Open a practice or recommendation first.</p>"
-        g = (lambda k: rec.get(k)) if isinstance(rec, dict) else (lambda k: getattr(rec, k))
-        return render.context_html(settings, g("source"), g("start_line"), g("end_line"), radius, title=g("title") or "")
+        return render.context_html(settings, rec.source, rec.start_line, rec.end_line, radius, title=rec.title)
 
     def about_view():
         cat = library.get_catalogue(assistant)
@@ -573,7 +569,7 @@ def serve(
     elif facilitator_passcode:
         print("note: --facilitator-passcode only matters with --workshop", file=sys.stderr)
 
-    threads = getattr(settings, "web_torch_threads", None)
+    threads = settings.web_torch_threads
     if threads:
         import torch
 

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from assistant.models import CatalogueRecord
 from assistant.settings import Settings
 from assistant.taxonomy import level_name, theme_name
 
@@ -267,61 +268,40 @@ def context_html(settings: Settings, source: str, start: int, end: int, radius: 
 # --------------------------------------------------------------------------- practice library
 
 
-def _get(rec: Any, name: str, default: Any = None) -> Any:
-    if isinstance(rec, dict):
-        return rec.get(name, default)
-    return getattr(rec, name, default)
-
-
-def record_list(records: list, limit: int = 200, total: int | None = None) -> str:
+def record_list(records: list[CatalogueRecord], limit: int = 200, total: int | None = None) -> str:
     total = len(records) if total is None else total
     if not records:
         return "<p class='pa-empty'>No practice or recommendation matches these filters.</p>"
     items = []
     for r in records[:limit]:
-        kind = _get(r, "kind", "")
-        where = ", ".join(x for x in (_get(r, "actor", ""), _get(r, "place", ""), _get(r, "country", "")) if x)
-        tags = []
-        if _get(r, "level"):
-            tags.append(level_name(_get(r, "level")))
-        tags += [theme_name(t) for t in _get(r, "themes", []) or []]
-        cite = _get(r, "short_citation", "") or _get(r, "source", "")
+        where = ", ".join(x for x in (r.actor, r.place, r.country) if x)
+        tags = ([level_name(r.level)] if r.level else []) + [theme_name(t) for t in r.themes]
+        cite = r.short_citation or r.source
         items.append(
-            f"<li><span class='pa-badge {esc(kind)}'>{esc(kind)}</span>"
-            f"{esc(_get(r, 'summary', ''))} "
-            f"<a href='{RECORD_PREFIX}{esc(_get(r, 'id', ''))}' title='open the passage'>{esc(cite)}, lines "
-            f"{int(_get(r, 'start_line', 0))}–{int(_get(r, 'end_line', 0))}</a>"
+            f"<li><span class='pa-badge {esc(r.kind)}'>{esc(r.kind)}</span>"
+            f"{esc(r.summary)} "
+            f"<a href='{RECORD_PREFIX}{esc(r.id)}' title='open the passage'>{esc(cite)}, lines "
+            f"{r.start_line}–{r.end_line}</a>"
             f"<div class='pa-tags'>{esc(where)}{' — ' if where and tags else ''}{esc(' · '.join(tags))}</div></li>"
         )
     more = f"<p class='pa-meta'>Showing {min(limit, len(records))} of {total}; narrow the filters to see the rest.</p>" if total > limit else f"<p class='pa-meta'>{total} record(s).</p>"
     return more + f"<ul class='pa-records'>{''.join(items)}</ul>"
 
 
-def record_card(assistant, rec: Any) -> str:
+def record_card(assistant, rec: CatalogueRecord) -> str:
     """A practice or recommendation with its passage, its own sentence highlighted."""
-    statement = _get(rec, "statement", "") or _get(rec, "summary", "")
-    citation = {
-        "n": 1,
-        "passage_id": _get(rec, "passage_id", ""),
-        "source": _get(rec, "source", ""),
-        "title": _get(rec, "title", ""),
-        "section": _get(rec, "section", ""),
-        "start_line": _get(rec, "start_line", 0),
-        "end_line": _get(rec, "end_line", 0),
-        "text": _get(rec, "text", ""),
-    }
+    statement = rec.statement or rec.summary
+    citation = {"n": 1, **rec.model_dump(include={"passage_id", "source", "title", "section", "start_line", "end_line", "text"})}
     tags = []
-    if _get(rec, "level"):
-        tags.append(("level", level_name(_get(rec, "level"))))
-    if _get(rec, "themes"):
-        tags.append(("themes", ", ".join(theme_name(t) for t in _get(rec, "themes"))))
-    for k in ("actor", "place", "country"):
-        if _get(rec, k):
-            tags.append((k, _get(rec, k)))
+    if rec.level:
+        tags.append(("level", level_name(rec.level)))
+    if rec.themes:
+        tags.append(("themes", ", ".join(theme_name(t) for t in rec.themes)))
+    tags += [(k, getattr(rec, k)) for k in ("actor", "place", "country") if getattr(rec, k)]
     rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in tags)
     head = (
-        f"<p><span class='pa-badge {esc(_get(rec, 'kind', ''))}'>{esc(_get(rec, 'kind', ''))}</span>"
-        f"<strong>{esc(_get(rec, 'summary', ''))}</strong> <span class='pa-meta'>({esc(_get(rec, 'id', ''))})</span></p>"
+        f"<p><span class='pa-badge {esc(rec.kind)}'>{esc(rec.kind)}</span>"
+        f"<strong>{esc(rec.summary)}</strong> <span class='pa-meta'>({esc(rec.id)})</span></p>"
         f"<table class='pa-table'>{rows}</table>"
     )
     card = citation_card(assistant, citation, [statement] if statement else [], selected=True)
