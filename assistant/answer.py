@@ -139,7 +139,9 @@ GROUP_RECOMMEND = "**What the reports recommend**"
 GROUP_OTHER = "**Also in the reports**"
 
 
-def _citation_for(p: Passage, numbers: dict[str, int], citations: list[Citation]) -> int:
+def citation_for(p: Passage, numbers: dict[str, int], citations: list[Citation]) -> int:
+    """The [n] of passage ``p`` in an answer: numbered in order of first use, its Citation
+    appended to ``citations`` the first time."""
     if p.passage_id not in numbers:
         numbers[p.passage_id] = len(numbers) + 1
         citations.append(
@@ -199,7 +201,7 @@ def _compose_grouped(chosen: list[ScoredSentence], catalogue=None) -> tuple[str,
             continue
         lines = [heading]
         for s, label in items:
-            n = _citation_for(s.hit.passage, numbers, citations)
+            n = citation_for(s.hit.passage, numbers, citations)
             if heading != GROUP_OTHER and label.level:
                 name = level_name(label.level)
                 lines.append(f"- *{name[:1].upper() + name[1:]}:* {s.text} [{n}]")
@@ -326,7 +328,7 @@ def compose(chosen: list[ScoredSentence], grouped: bool = False, catalogue=None)
         # keep the report's own order inside a group so that the sentences read naturally
         items.sort(key=lambda s: (s.hit.passage.start_line, s.row))
         for s in items:
-            n = _citation_for(s.hit.passage, numbers, citations)
+            n = citation_for(s.hit.passage, numbers, citations)
             lines.append(f"- {s.text} [{n}]")
     return "\n".join(lines), citations
 

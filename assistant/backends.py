@@ -123,23 +123,26 @@ class _MarkerDisplay:
 
     def _number(self, match: re.Match) -> str:
         oid = match.group(0).upper()
+        if oid not in self.ids:
+            return match.group(0)
         if oid not in self.numbers:
             self.numbers[oid] = len(self.numbers) + 1
         return str(self.numbers[oid])
 
+    def _render(self, text: str) -> str:
+        return re.sub(r"\b[A-Z]\d[A-Z]\d\b", self._number, text)
+
     def feed(self, delta: str) -> str:
         self.buffer += delta
         # hold back a possibly unfinished id at the end
-        cut = len(self.buffer)
         tail = re.search(r"[A-Za-z0-9]{1,3}$", self.buffer)
-        if tail:
-            cut = tail.start()
+        cut = tail.start() if tail else len(self.buffer)
         out, self.buffer = self.buffer[:cut], self.buffer[cut:]
-        return re.sub(r"\b[A-Z]\d[A-Z]\d\b", lambda m: self._number(m) if m.group(0).upper() in self.ids else m.group(0), out)
+        return self._render(out)
 
     def flush(self) -> str:
         out, self.buffer = self.buffer, ""
-        return re.sub(r"\b[A-Z]\d[A-Z]\d\b", lambda m: self._number(m) if m.group(0).upper() in self.ids else m.group(0), out)
+        return self._render(out)
 
 
 class LLMBackend:

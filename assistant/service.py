@@ -132,7 +132,9 @@ class Assistant:
         scored = score_sentences(index, hits, qvec, analysis, idf)
         evidence = evidence_strength(scored, hits)
         reason: str | None = kind
-        missing = [] if kind else unknown_terms(analyse(q, self.reports).focus or q, self.vocabulary)
+        # the user's own words (not what the follow-up rewrite carried over from earlier turns)
+        focus = analysis.focus if standalone == q else analyse(q, self.reports).focus
+        missing = [] if kind else unknown_terms(focus or q, self.vocabulary)
         if reason is None and (missing or evidence < s.refusal_threshold):
             reason = "weak_evidence"
         draft: Draft | None = None

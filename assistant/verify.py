@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .answer import citation_for
 from .chunking import split_sentences
 from .guard import is_instruction_like
 from .index import LoadedIndex
@@ -218,17 +219,7 @@ class CitationVerifier:
                     continue
                 marks = []
                 for h in cited_hits:
-                    pid = h.passage.passage_id
-                    if pid not in numbers:
-                        numbers[pid] = len(numbers) + 1
-                        p = h.passage
-                        citations.append(
-                            Citation(
-                                n=numbers[pid], passage_id=pid, source=p.source, title=p.title, section=p.section,
-                                start_line=p.start_line, end_line=p.end_line, text=p.text,
-                            )
-                        )
-                    marks.append(f"[{numbers[pid]}]")
+                    marks.append(f"[{citation_for(h.passage, numbers, citations)}]")
                 sentence = text
                 if marks:
                     sentence = re.sub(r"([.!?]?)$", lambda m: " " + "".join(marks) + m.group(1), text, count=1)
