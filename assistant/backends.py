@@ -2,8 +2,9 @@
 
 Every backend receives the same :class:`Evidence` (the question, its standalone form, the
 retrieved passages and their scored sentences) and streams Markdown text deltas followed by
-one final :class:`Draft`. The service has already declined injection, opinion and
-weak-evidence questions before a backend is asked, so every backend declines them alike.
+one final :class:`Draft` (statements citing passages; ``assemble`` numbers the citations). The
+gate has already declined injection, opinion and weak-evidence questions before a backend is
+asked, so every backend declines them alike.
 
 * :class:`ExtractiveBackend` — no LLM: the reports' own sentences, each cited (the default).
 * :class:`LLMBackend` — a LangChain chat model (``openai``, ``ollama``, ``llamacpp``; see
@@ -18,22 +19,19 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from .answer import ScoredSentence, add_catalogue_recommendations, compose, prefer_statements, select
 from .catalogue import Catalogue
+from .compose import ExtractiveComposer
 from .conversation import condense, needs_context
 from .errors import AssistantError
 from .guard import is_instruction_like
 from .index import LoadedIndex
-from .models import Citation, ReportMeta
+from .models import Draft, Evidence, Hit, ReportMeta
 from .prompts import load_prompt
-from .retrieval import Hit, QueryAnalysis
 from .settings import Settings
 from .text import QUESTION_NOISE, content_terms, words
 from .verify import CitationVerifier, names_in, opaque_ids
@@ -42,29 +40,6 @@ log = logging.getLogger(__name__)
 
 OMITTED = "[instruction-like text omitted]"
 _DECLINE = re.compile(r"^\W*(the )?reports? (do|does) not (answer|cover|address)", re.I)
-
-
-@dataclass
-class Evidence:
-    question: str
-    standalone: str
-    analysis: QueryAnalysis
-    hits: list[Hit]
-    scored: list[ScoredSentence]
-    query_vector: np.ndarray
-
-
-@dataclass
-class Draft:
-    """A backend's final answer, before the service wraps it into an ``Answer``."""
-
-    markdown: str
-    citations: list[Citation]
-    backend: str
-    refused: bool = False
-    groundedness: float = 1.0
-    removed: list[str] = field(default_factory=list)
-    notice: str | None = None
 
 
 class AnswerBackend(Protocol):
@@ -88,28 +63,12 @@ class ExtractiveBackend:
     def condense(self, question: str, history: list[str], reports: list[ReportMeta]) -> str:
         return condense(question, history, reports, self.settings.max_history_turns)
 
-    def draft(self, evidence: Evidence) -> Draft:
-        s = self.settings
-        scored = [x for x in evidence.scored if not is_instruction_like(x.text)]
-        # "how can / what should ..." questions: practices and recommendations under their own
-        # headings, each naming the acting level; the level the question asks for is preferred
-        grouped = evidence.analysis.wants_recommendations
-        if grouped:
-            scored = prefer_statements(scored, evidence.standalone, catalogue=self.catalogue)
-        single = len({h.passage.source for h in evidence.hits}) == 1
-        chosen = select(scored, self.index, s.max_answer_sentences, single_report=single, keep_ratio=s.sentence_keep_ratio)
-        if grouped:
-            chosen = add_catalogue_recommendations(
-                chosen, evidence.standalone, evidence.query_vector, self.index, self.catalogue, s.max_answer_sentences
-            )
-        markdown, citations = compose(chosen, grouped=grouped, catalogue=self.catalogue)
-        return Draft(markdown, citations, self.name, refused=not citations)
+    def draft(self, evidence: Evidence, preface: str | None = None) -> Draft:
+        composer = ExtractiveComposer(self.index, self.settings.compose, self.catalogue)
+        return composer.compose(evidence, preface=preface)
 
     def stream(self, evidence: Evidence) -> Iterator[str | Draft]:
-        draft = self.draft(evidence)
-        for line in draft.markdown.splitlines(keepends=True):
-            yield line
-        yield draft
+        yield self.draft(evidence)
 
 
 class _MarkerDisplay:
@@ -225,7 +184,7 @@ class LLMBackend:
             return
         raw = "".join(parts).strip()
         if _DECLINE.match(raw) and not any(oid in raw.upper() for oid in sources):
-            yield Draft("", [], self.name, refused=True, groundedness=1.0)
+            yield Draft([], self.name, refused=True, groundedness=1.0)
             return
         checked = self.verifier.verify(raw, sources)
         if checked.kept == 0:
@@ -237,13 +196,7 @@ class LLMBackend:
             )
             yield draft
             return
-        yield Draft(
-            checked.markdown,
-            checked.citations,
-            self.name,
-            groundedness=checked.groundedness,
-            removed=checked.removed,
-        )
+        yield Draft(checked.blocks, self.name, groundedness=checked.groundedness, removed=checked.removed)
 
 
 def _faithful_rewrite(rewrite: str, question: str, history: list[str]) -> bool:

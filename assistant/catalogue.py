@@ -342,6 +342,10 @@ class Catalogue:
             label = dataclasses.replace(label, kind=None)
         return label
 
+    def record_for(self, source: str, sentence: str) -> CatalogueRecord | None:
+        """The record drawn from this sentence of this report, if any."""
+        return self._by_sentence.get((source, _norm_sentence(sentence)))
+
     def tags_for(self, passage_id: str) -> tuple[set[str], set[str]]:
         levels, themes = self._by_passage.get(passage_id, (set(), set()))
         return set(levels), set(themes)

@@ -165,7 +165,7 @@ def make_passages(
         pending = []
 
     for block in blocks:
-        if block.kind == "heading" or any(_CONTENTS.match(h) for h in block.section):
+        if block.kind in ("heading", "title") or any(_CONTENTS.match(h) for h in block.section):
             continue
         key = (block.kind, tuple(block.section))
         sentences = _paragraph_sentences(block, vocab)

@@ -25,6 +25,10 @@ _MD_EMPHASIS = re.compile(r"(\*\*|__|\*(?=\S)|(?<=\S)\*)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _BULLET = re.compile(r"^\s*(?:[-*+•▪◦●]\s*)?(?:[▶►•▪◦●]\s*)?")
 _SPACED_HYPHEN = re.compile(r"(?<=[A-Za-zÀ-ÿ])- (?=[A-Za-zÀ-ÿ])")
+# spaces inside brackets and before punctuation left by some PDF extractions: "Van Ewijk ( 2013 )",
+# "(Johnson and Wilson 2009 ; Van Ewijk 2013 )"
+_SPACE_IN_BRACKETS = re.compile(r"([(\[])\s+|\s+([)\]])")
+_SPACE_BEFORE_PUNCT = re.compile(r"(?<=\w)\s+([;,](?=\s)|[;,]$)")
 _WS = re.compile(r"\s+")
 
 
@@ -58,6 +62,14 @@ def fix_spaced_hyphens(text: str) -> str:
     return _SPACED_HYPHEN.sub("-", text)
 
 
+def fix_spacing(text: str) -> str:
+    """'( 2013 )' -> '(2013)', 'Wilson 2009 ; Van' -> 'Wilson 2009; Van' (leading/trailing space kept)."""
+    lead = text[: len(text) - len(text.lstrip())]
+    body = _SPACE_IN_BRACKETS.sub(lambda m: m.group(1) or m.group(2), text.lstrip())
+    body = _SPACE_BEFORE_PUNCT.sub(r"\1", body)
+    return lead + body
+
+
 def clean_line(line: str) -> str:
     """All per-line repairs, in the order that keeps them independent. Whitespace is preserved
     at the ends so that callers can still see indentation-based layout before calling strip()."""
@@ -66,6 +78,7 @@ def clean_line(line: str) -> str:
     line = strip_footnote_markers(line)
     line = fix_ligatures(line)
     line = fix_spaced_hyphens(line)
+    line = fix_spacing(line)
     return line
 
 
@@ -81,12 +94,13 @@ def join_hyphenated(left: str, right: str, vocabulary: set[str] | None = None) -
     and never without it.
     """
     m = re.search(r"([A-Za-zÀ-ÿ]+)-\s*$", left)
-    n = re.match(r"\s*([a-zà-ÿ][A-Za-zÀ-ÿ]*)", right)
+    n = re.match(r"\s*([a-zà-ÿ][A-Za-zÀ-ÿ]*)(-?)", right)
     if not m or not n:
         return left.rstrip() + " " + right.lstrip(), False
     head, tail = m.group(1), n.group(1)
-    keep = False
-    if vocabulary is not None:
+    # "town-" + "to-town": the line broke inside a hyphenated compound, whose hyphens stay
+    keep = bool(n.group(2))
+    if vocabulary is not None and not keep:
         solid = (head + tail).lower()
         hyphenated = f"{head}-{tail}".lower()
         keep = hyphenated in vocabulary and solid not in vocabulary

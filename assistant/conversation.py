@@ -52,13 +52,15 @@ _GENERIC = frozenset(
     for v in "mention keep want need play look work happen exist hold mean call show seem".split()
     for suffix in ("s", "ing", "ed")
 )
-_SKIP = STOPWORDS | QUESTION_NOISE | _GENERIC
 _FORM_WORDS = frozenset(
     "what which how why who whom whose where when is are was were do does did can could should would will "
     "has have had tell give list name describe explain compare summarise summarize outline show according "
     "in on for and but so or also then please okay ok".split()
 )
 # vague nouns a demonstrative stands with when it points back to the whole earlier topic
+# words that open a question with a capital only because they open it: "Many German cities ..."
+_QUANTIFIERS = frozenset("many several various numerous each every most some all few other another both".split())
+_SKIP = STOPWORDS | QUESTION_NOISE | _GENERIC | _QUANTIFIERS
 _PLACEHOLDER = frozenset("front point matter issue issues topic subject area regard respect side one ones question thing things stuff".split())
 
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|theirs|he|him|his|she|her)\b", re.I)
@@ -197,6 +199,7 @@ _PAREN = re.compile(r"^(?P<main>.*?)(?:\s*\((?P<paren>[^()]*)\))?\s*$", re.S)
 
 _TOPIC_BARE = 6  # topic words carried = this minus the question's own content words (bare reference)
 _TOPIC_NP = 3  # the same when the question restates its noun ("such partnerships")
+_TOPIC_MIN = 3  # ... but never fewer than this for a bare or elliptical reference: the earlier topic stays with its names
 _MAX_CARRIED = 14
 
 
@@ -253,7 +256,8 @@ def _names(text: str, table: Table, sentence: bool = True) -> tuple[str, ...]:
     for m in _NAME.finditer(text):
         toks = m.group(0).split()
         lead = m.start()
-        while toks and toks[0].lower().strip("’'") in _FORM_WORDS | STOPWORDS:
+        while toks and (toks[0].lower().strip("’'") in _FORM_WORDS | STOPWORDS
+                        or (lead == m.start() == 0 and toks[0].lower() in _QUANTIFIERS)):
             lead = -1
             toks = toks[1:]
         while toks and toks[-1].lower() in ("of", "de", "the", "and", "for", "in", "on"):
@@ -501,7 +505,7 @@ def _carry(question: str, previous: str, table: Table, how: str | None) -> str:
         if (own_place and _places(name)) or (how == "slot" and own_names):
             continue  # the question brings its own country / its own subject: the old one is stale
         add(name)
-    budget = max(0, (_TOPIC_NP if how == "np" else _TOPIC_BARE) - len(own))
+    budget = max(0 if how == "np" else _TOPIC_MIN, (_TOPIC_NP if how == "np" else _TOPIC_BARE) - len(own))
     # names and report names were weighed above: topic words are the rest
     named = {w for n in _names(main, table) + _names(paren, table, False) for w in words(n)}
     named |= {w for _, n in _report_names(previous, table) for w in n.split()}

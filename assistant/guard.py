@@ -25,22 +25,23 @@ _OPINION = re.compile(
 )
 
 
-def clean_question(question: str | None, max_chars: int) -> str:
-    """Normalise a question or raise InputError with a message for the user."""
+def clean_question(question: str | None, max_chars: int, what: str = "the question") -> str:
+    """Normalise a question or raise InputError with a message for the user. ``what`` names the
+    text in the message ("an earlier question in the history")."""
     if question is None:
-        raise InputError("the question is empty: type a question about the reports")
+        raise InputError(f"{what} is empty: type a question about the reports")
     q = unicodedata.normalize("NFC", str(question))
     q = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in q)
     q = re.sub(r"\s+", " ", q).strip()
     if not q:
-        raise InputError("the question is empty: type a question about the reports")
+        raise InputError(f"{what} is empty: type a question about the reports")
     if len(q) > max_chars:
         raise InputError(
-            f"the question is too long ({len(q):,} characters; the limit is {max_chars:,}). "
+            f"{what} is too long ({len(q):,} characters; the limit is {max_chars:,}). "
             "Ask one question at a time, in a sentence or two."
         )
     if not re.search(r"[A-Za-zÀ-ÿ]{2,}", q):
-        raise InputError("the question has no words in it: type a question about the reports")
+        raise InputError(f"{what} has no words in it: type a question about the reports")
     return q
 
 

@@ -146,6 +146,9 @@ class IndexManager:
 
         embedder = get_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
         reuse = {} if force else self._reusable_vectors(old_state)
+        # the same text split into sentences differently (a chunking change) cannot reuse sentence vectors
+        n_sentences = {p.passage_id: len(p.sentences) for p in passages}
+        reuse = {pid: v for pid, v in reuse.items() if len(v["s"]) == n_sentences.get(pid, len(v["s"]))}
         texts = [p.text for p in passages]
         todo = [i for i, p in enumerate(passages) if p.passage_id not in reuse]
         pvecs = np.zeros((len(passages), embedder.dimension), dtype=np.float32)

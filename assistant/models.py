@@ -6,7 +6,8 @@ README.md): add fields if you must, never rename or remove one.
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -51,6 +52,10 @@ class Citation(BaseModel):
     start_line: int
     end_line: int
     text: str
+    short_citation: str = Field("", description="How the report is cited, e.g. 'OSCE/ODIHR 2017'")
+    quotes: list[str] = Field(
+        default_factory=list, description="The sentences of the passage that the answer quotes (or that support an LLM statement)"
+    )
 
 
 class RetrievedPassage(BaseModel):
@@ -107,3 +112,148 @@ class CatalogueRecord(BaseModel):
     end_line: int
     text: str = Field(description="The cited passage text, as in Answer citations")
     origin: Literal["extracted", "override"] = "extracted"
+
+
+# --------------------------------------------------------------------------- the answer path
+# The intermediate types of the stages (rewrite -> analyse -> retrieve -> fuse -> score -> gate ->
+# compose -> verify -> assemble); see assistant/pipeline.py. Plain dataclasses: they live for one
+# question and never leave the process.
+
+
+@dataclass
+class RetrievalFilters:
+    """Restrictions a user put on retrieval (the CLI's --report, the web chat's filters)."""
+
+    sources: list[str] | None = None  # report file names
+    section_kinds: list[str] | None = None  # body, summary, recommendations, footnote
+    # catalogue tags: passages holding a practice/recommendation of one of these levels / themes
+    # (ids, readable names or short forms: 'origin', 'jobs'; see assistant/taxonomy.py)
+    levels: list[str] | None = None
+    themes: list[str] | None = None
+
+    def active(self) -> bool:
+        return bool(self.sources or self.section_kinds or self.levels or self.themes)
+
+
+@dataclass
+class Rewrite:
+    """Stage 1: the question as asked, and the standalone form retrieval works on."""
+
+    question: str
+    standalone: str
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def rewritten(self) -> bool:
+        return self.standalone != self.question
+
+
+@dataclass
+class QueryAnalysis:
+    """Stage 2: what the question asks for."""
+
+    text: str
+    wants_recommendations: bool
+    wants_practices: bool
+    named_sources: list[str] = field(default_factory=list)
+    focus: str = ""  # the question without the report names ("the OSCE study"): what to match passages on
+    asks: frozenset[str] = frozenset()  # kinds of fact asked for: number, year, name, reason, recommendation
+    comparative: bool = False  # asks across reports ("do the reports agree ...")
+    levels: tuple[str, ...] = ()  # the level of government it asks for ("how can an origin-country municipality")
+
+
+@dataclass
+class Hit:
+    """Stages 3-4: a retrieved passage with its fused score and its ranks in each retriever."""
+
+    index: int  # position in LoadedIndex.passages
+    passage: Passage
+    score: float
+    dense: float  # cosine similarity to the query
+    rank_dense: int | None
+    rank_bm25: int | None
+
+
+@dataclass
+class ScoredSentence:
+    """Stage 5: one sentence of a retrieved passage, scored against the question."""
+
+    hit_rank: int  # the rank of its passage among the hits
+    hit: Hit
+    pos: int  # its position among the passage's sentences
+    row: int  # its row in LoadedIndex.sentence_vectors
+    text: str
+    sim: float  # cosine similarity to the question
+    coverage: float  # idf-weighted share of the question's terms it contains
+    prob: float  # probability that it carries a fact the question asks for
+    relevance: float = 0.0  # closeness to the question: cosine, term coverage and passage rank
+    features: Any = None  # the feature vector (numpy), for calibration and debugging
+    flags: frozenset[str] = frozenset()  # kinds: meta, biblio, leadin, anaphor, connective ...
+    facts: dict[str, str] = field(default_factory=dict)  # fact token -> kind (name, number, year ...)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.hit_rank, self.pos)
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass
+class GateDecision:
+    """Stage 6: answer, or decline and why."""
+
+    answer: bool
+    reason: str | None = None  # weak_evidence, unknown_terms, missing_fact, injection, opinion, not_english
+    evidence: float = 0.0
+    unknown: list[str] = field(default_factory=list)  # names the reports never mention
+    missing: str | None = None  # the kind of fact asked for that the passages do not give ("figure", "year")
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Statement:
+    """Stage 7: one quoted (extractive) or written (LLM) statement, and the passages it cites."""
+
+    text: str
+    passages: list[Passage]
+    label: str = ""  # framing from the catalogue: "Nuremberg (Germany), city"
+    quotes: list[str] = field(default_factory=list)  # the report's own sentences it quotes or rests on
+    flagged: bool = False  # an LLM sentence the verifier could not support, kept with a flag
+    bullet: bool | None = None  # None: the first statement is the lead paragraph, the others bullets
+    continues: bool = False  # written on the same line as the statement before (LLM prose)
+
+
+@dataclass
+class Heading:
+    text: str
+
+
+@dataclass
+class Evidence:
+    """What a backend composes from (stage 7): the question, its analysis and the scored passages."""
+
+    question: str
+    standalone: str
+    analysis: QueryAnalysis
+    hits: list[Hit]
+    scored: list[ScoredSentence]
+    query_vector: Any
+    shown: frozenset[str] = frozenset()  # sentences already quoted earlier in the conversation
+
+
+@dataclass
+class Draft:
+    """Stage 7-8: a backend's answer before numbering: text blocks and cited statements."""
+
+    blocks: list[Heading | Statement | str]
+    backend: str
+    refused: bool = False
+    groundedness: float = 1.0
+    removed: list[str] = field(default_factory=list)
+    notice: str | None = None
+
+    @property
+    def statements(self) -> list[Statement]:
+        return [b for b in self.blocks if isinstance(b, Statement)]

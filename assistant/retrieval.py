@@ -5,7 +5,6 @@ report-name detection, recommendation-aware boosts, metadata filters and per-rep
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,87 +13,12 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from .index import LoadedIndex
-from .models import Passage, ReportMeta
+from .models import ReportMeta
 from .text import content_terms
 
-_RECOMMEND_Q = re.compile(
-    r"\b(recommend\w*|should|ought|advice|advise|propos\w*|suggest\w*|call(s|ed)? (on|for)|asked of|"
-    r"what can .{0,40}\bdo\b|how can|how could|what (are|is) .{0,30}(need|expected)|urge\w*|priorit\w*|lessons?)\b",
-    re.I,
-)
-_PRACTICE_Q = re.compile(r"\b(done|did|example|examples|practice|practices|initiative|initiatives|project|projects|case|cases|have .{0,30}(used|set up|created|introduced))\b", re.I)
-DIRECTIVE = re.compile(
-    r"\b(should|must|need(s|ed)? to|would do well|it is (important|essential|crucial|necessary)|ought to|"
-    r"recommend\w*|is key|are key|requires?|call(s)? for|could be used|can help)\b",
-    re.I,
-)
-
-
-@dataclass
-class RetrievalFilters:
-    sources: list[str] | None = None  # report file names
-    section_kinds: list[str] | None = None  # body, summary, recommendations, footnote
-    # catalogue tags: passages holding a practice/recommendation of one of these levels / themes
-    # (ids, readable names or short forms: 'origin', 'jobs'; see assistant/taxonomy.py)
-    levels: list[str] | None = None
-    themes: list[str] | None = None
-
-
-@dataclass
-class QueryAnalysis:
-    text: str
-    wants_recommendations: bool
-    wants_practices: bool
-    named_sources: list[str] = field(default_factory=list)
-    focus: str = ""  # the question without the report names ("the OSCE study"): what to match passages on
-
-
-@dataclass
-class Hit:
-    index: int  # position in LoadedIndex.passages
-    passage: Passage
-    score: float
-    dense: float  # cosine similarity to the query
-    rank_dense: int | None
-    rank_bm25: int | None
-
-
-def _report_names(question: str, reports: list[ReportMeta]) -> list[tuple[str, str]]:
-    """(source, the name as matched) for each report the question names."""
-    q = " " + re.sub(r"[^a-z0-9à-ÿ]+", " ", question.lower()) + " "
-    found = []
-    for meta in reports:
-        names = sorted(list(meta.aliases) + [meta.short_citation], key=len, reverse=True)
-        for name in names:
-            n = re.sub(r"[^a-z0-9à-ÿ]+", " ", name.lower()).strip()
-            if len(n) >= 3 and f" {n} " in q:
-                found.append((meta.source, n))
-                break
-    return found
-
-
-def detect_reports(question: str, reports: list[ReportMeta]) -> list[str]:
-    """Reports the question names the way officials do: 'the OSCE study', 'the EPC brief'."""
-    return [source for source, _ in _report_names(question, reports)]
-
-
-def strip_report_names(question: str, names: list[str]) -> str:
-    """The question without the report names found in it (as matched by _report_names)."""
-    text = " " + re.sub(r"[^A-Za-z0-9À-ÿ’'-]+", " ", question) + " "
-    for name in names:
-        text = re.sub(r"(?i)\b(the |in the |according to the )?" + r"\W+".join(map(re.escape, name.split())) + r"\b", " ", text)
-    return " ".join(text.split()) or question
-
-
-def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
-    named = _report_names(question, reports)
-    return QueryAnalysis(
-        text=question,
-        wants_recommendations=bool(_RECOMMEND_Q.search(question)),
-        wants_practices=bool(_PRACTICE_Q.search(question)),
-        named_sources=[source for source, _ in named],
-        focus=strip_report_names(question, [n for _, n in named]) if named else question,
-    )
+from .analysis import analyse, detect_reports, strip_report_names  # noqa: F401 - re-exported
+from .models import Hit, QueryAnalysis, RetrievalFilters  # noqa: F401 - re-exported
+from .scoring import DIRECTIVE  # noqa: F401 - re-exported
 
 
 class HybridSearch:

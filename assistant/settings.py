@@ -11,14 +11,121 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# The fact model of the score stage (assistant/scoring.py): logistic weights per feature, fitted with
+# `python -m evals.fit_answer_model` on the tuning half of evals/dev_questions.jsonl.
+SENTENCE_WEIGHTS: dict[str, float] = {
+    'bias': -4.3662,
+    'sim': 1.4529,
+    'cov': 3.8085,
+    'passage_dense': 0.3941,
+    'rank_first': -0.6486,
+    'rank_second': 0.556,
+    'rank_inverse': 2.3978,
+    'passage_best_sim': 0.0158,
+    'is_passage_best': -0.2449,
+    'after_best_1': -0.4372,
+    'after_best_2': -0.7076,
+    'after_best_3': -0.209,
+    'before_best_1': 0.1702,
+    'new_names': 0.0589,
+    'new_acronym': 0.0291,
+    'new_number': -0.5114,
+    'new_year': -0.3364,
+    'quoted_title': 0.0049,
+    'asked_number': 0.5508,
+    'asked_name': 0.1921,
+    'asked_year': -0.4704,
+    'asked_recommendation': 0.7609,
+    'asked_reason': -0.3819,
+    'anaphoric_start': 0.6001,
+    'connective_start': -0.5753,
+    'meta': -1.6178,
+    'long': -0.2725,
+    'footnote': -1.0829,
+    'length': 0.8465,
+    'past_action': 0.0206,
+    'example_marker': 0.6053,
+    'sim_rank_in_passage': -0.1989,
+    'best_sim_before': 1.8114,
+    'question_names': 1.0589,
+    'rank_bm25_first': 0.6257,
+    'rank_dense_first': 0.3492,
+}
+
+
+class ScoringSettings(BaseModel):
+    """Stage 5, score: how likely each retrieved sentence is to carry a fact the question asks for."""
+
+    weights: dict[str, float] = Field(
+        default_factory=lambda: dict(SENTENCE_WEIGHTS),
+        description="Logistic weight of each feature of assistant.scoring.FEATURES (missing features weigh 0).",
+    )
+
+
+class GateSettings(BaseModel):
+    """Stage 6, gate: answer or decline."""
+
+    refusal_threshold: float = Field(
+        0.45,
+        description=(
+            "Evidence score below which the assistant declines (0..1; calibrated on evals/dev_questions.jsonl "
+            "with `python -m evals.calibrate`)."
+        ),
+    )
+    unknown_terms_evidence: float = Field(
+        0.53,
+        description=(
+            "A question naming something the reports never mention (a place, acronym or year) is declined unless "
+            "the evidence for the rest of it reaches this."
+        ),
+    )
+    missing_fact_ratio: float = Field(
+        0.25,
+        description=(
+            "A question asking for a figure or a year is answered only if a sentence at least this probable (relative "
+            "to the best) gives one; otherwise the reply says the reports do not give it and quotes what they do say."
+        ),
+    )
+
+
+class ComposeSettings(BaseModel):
+    """Stage 7, compose (extractive): which quotes, how many, how long."""
+
+    relevance_weight: float = Field(
+        0.5,
+        description="Sentences are ranked by this share of their closeness to the question plus the rest of their fact probability.",
+    )
+    max_words: int = Field(160, description="Word budget of the quotes (context sentences may add context_words).")
+    context_words: int = Field(40, description="Extra words allowed for a sentence that a chosen one needs to make sense.")
+    max_sentences: int = Field(6, description="How many sentences are chosen by score (before context sentences).")
+    max_per_passage: int = Field(3, description="At most this many sentences chosen from one passage.")
+    keep_ratio: float = Field(0.35, description="A sentence is chosen only if its probability is at least this share of the best one's.")
+    redundancy: float = Field(0.88, description="A sentence this similar (cosine) to a chosen one is a near-duplicate and skipped.")
+    fact_lead_ratio: float = Field(
+        0.25,
+        description="For 'how many' / 'when' / 'which city' questions, the best sentence giving a number / year / name leads if it reaches this share of the best rank.",
+    )
+    level_bonus: float = Field(
+        0.15, description="Added to the rank of a practice or recommendation of the level of government the question asks for."
+    )
+    catalogue_min_sim: float = Field(
+        0.5, description="A catalogue recommendation for the level asked for joins the candidates at this cosine to the question."
+    )
+    catalogue_extra: int = Field(2, description="At most this many such catalogue recommendations join the candidates.")
+    second_report_ratio: float = Field(
+        0.5, description="For comparative questions, a second report's sentence is added if at least this share of the best probability."
+    )
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="POLICY_ASSISTANT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="POLICY_ASSISTANT_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
 
     # --- where things live -------------------------------------------------------------
     knowledge_base_dir: Path = Field(
@@ -71,17 +178,10 @@ class Settings(BaseSettings):
             "model fails or nothing survives the check, the extractive answer is returned."
         ),
     )
-    max_answer_sentences: int = Field(6, description="How many sentences the extractive answer may hold.")
-    sentence_keep_ratio: float = Field(
-        0.65, description="A sentence joins the answer only if its score is at least this share of the best one's."
-    )
-    refusal_threshold: float = Field(
-        0.45,
-        description=(
-            "Evidence score below which the assistant declines (0..1; calibrated on evals/dev_questions.jsonl "
-            "with `python -m evals.calibrate`)."
-        ),
-    )
+    max_answer_sentences: int = Field(6, description="How many sentences an LLM answer may hold.")
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    compose: ComposeSettings = Field(default_factory=ComposeSettings)
     max_question_chars: int = Field(2000, description="Longer questions are refused with a message.")
     max_history_turns: int = Field(6, description="How many earlier questions are considered for follow-ups.")
 

@@ -31,13 +31,16 @@ _CITATION_LIKE = re.compile(
     r"\(\s*[A-Z][^()]{1,60}:\s*[^()]{2,80},?\s*\d{4}\)|^\s*See\b|\bpp?\. \d)",
 )
 _SENTENCE_END = re.compile(r"[.!?:;…][\"”’)]*\s*$")
+_BOLD_LEAD = re.compile(r"^\s*(?:[-*+•▪●▶►]\s*)*\*\*([^*]{3,160}?)\*\*\s*(\S.{20,})$")
+# "Box 1. Partners across borders: ...", "Figure 3: ..." printed over a box or figure: a paragraph of its own
+_BOX_TITLE = re.compile(r"^(?:Box|Figure|Table|Chart|Exhibit|Map|Graph)\s+\d{1,2}(?:\.\d+)?[.:]?\s+[A-Z‘“\"'].{2,160}$")
 
 
 @dataclass
 class Block:
     """A paragraph (body or footnote) or a heading, with the source lines it came from."""
 
-    kind: str  # "paragraph" | "footnote" | "heading"
+    kind: str  # "paragraph" | "footnote" | "heading" | "title" (a list item's bold title: not quoted)
     lines: list[tuple[int, str]]  # (1-based line number, repaired line text)
     section: list[str] = field(default_factory=list)
     level: int = 0
@@ -227,12 +230,28 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
             state = "body"
 
         # ---------------- body text ----------------
+        lead = _BOLD_LEAD.match(raw)
+        if lead:
+            # "- **Including rural and small municipalities.** The Commission should ...": the bold
+            # title of a list item is a paragraph of its own, not the start of its first sentence
+            close_paragraph()
+            blocks.append(Block("title", [(lineno, clean_line(lead.group(1)).strip())], list(section)))
+            raw = " " * (len(raw) - len(raw.lstrip())) + lead.group(2)
+            current = Block("paragraph", [], list(section))
+            current.lines.append((lineno, clean_line(raw).strip()))
+            i += 1
+            continue
         text = clean_line(raw).strip()
         if not text:
             i += 1
             continue
         new_par = current is None
-        if current is not None:
+        box_title = bool(_BOX_TITLE.match(text))
+        if box_title:
+            new_par = True
+        elif current is not None and current.lines and _BOX_TITLE.match(current.lines[0][1]) and len(current.lines) == 1:
+            new_par = True  # the text after a box or figure title is not part of the title
+        elif current is not None:
             prev_raw_blank = L.blank(i - 1)
             ended = bool(_SENTENCE_END.search(prev_text))
             starts_upper = text[0].isupper() or text[0] in "‘“\"'(•▶-"
@@ -286,6 +305,10 @@ def _match_heading(L: _Lines, i: int, headers: set[str], state: str):
         return [(i + 1, s)], 1, i + 1
     if re.match(r"^\*\*[^*]{2,120}\*\*\s*$", s) and prev_blank and L.blank(i + 1):
         return [(i + 1, s)], 3, i + 1
+    m = re.match(r"^[-*+]\s+\*\*([^*]{2,120})\*\*\s*$", s)
+    if m and i + 1 < len(L) and not L.blank(i + 1):
+        # "- **Empower the local level**" over its paragraph: the title of a list of points
+        return [(i + 1, m.group(1))], 4, i + 1
     m = _ROMAN.match(raw)
     if m:
         rest = m.group(2).strip()

@@ -18,6 +18,7 @@ class Term:
     name: str
     aliases: tuple[str, ...] = field(default_factory=tuple)
     description: str = ""
+    short: str = ""  # the label an answer puts before a quote ("city", "national government")
 
 
 LEVELS: tuple[Term, ...] = (
@@ -27,18 +28,21 @@ LEVELS: tuple[Term, ...] = (
         ("origin", "origin municipality", "origin city", "origin local", "sending municipality", "home town"),
         "a municipality, town or local authority in the country of origin of migrants (Morocco, Turkey, Albania, "
         "Mali, Senegal ...) working with its emigrants or diaspora abroad",
+        short='origin-country municipality',
     ),
     Term(
         "origin_region",
         "origin-country region or state",
         ("origin region", "origin state", "sending region"),
         "a region, province or state government in the country of origin of migrants",
+        short='origin-country region',
     ),
     Term(
         "origin_national",
         "origin-country national government",
         ("origin national", "origin government", "sending state", "origin country", "diaspora ministry"),
         "the national government, ministries, consulates or diaspora institutions of a country of origin",
+        short='origin-country government',
     ),
     Term(
         "destination_city",
@@ -46,12 +50,14 @@ LEVELS: tuple[Term, ...] = (
         ("city", "cities", "destination", "destination city", "municipality", "local", "local authority"),
         "a city, municipality or local authority in the country where migrants live, delivering integration "
         "services locally",
+        short='city',
     ),
     Term(
         "destination_region",
         "destination region",
         ("region", "regional", "destination region", "province", "land"),
         "a region, province or federal state in the country of destination",
+        short='region',
     ),
     Term(
         "destination_national",
@@ -59,36 +65,42 @@ LEVELS: tuple[Term, ...] = (
         ("national", "national government", "state", "government", "ministry", "destination national"),
         "the national government, ministries or national agencies of the country of destination, setting "
         "integration policy, laws and funding",
+        short='national government',
     ),
     Term(
         "eu",
         "EU institutions",
         ("eu", "european union", "european commission", "commission", "eu institutions"),
         "the European Union: the European Commission, Parliament, Council, EU funds such as AMIF and ESF",
+        short='EU',
     ),
     Term(
         "city_networks",
         "city networks",
         ("networks", "city network", "eurocities", "network"),
         "networks of cities and municipalities such as EUROCITIES, Cities of Migration or Intercultural Cities",
+        short='city network',
     ),
     Term(
         "migrant_organisations",
         "migrant organisations",
         ("migrant", "migrants", "diaspora", "diaspora organisations", "migrant associations", "hometown associations"),
         "migrant and diaspora associations, hometown associations and migrant-led organisations",
+        short='migrant organisations',
     ),
     Term(
         "international_organisations",
         "international organisations",
         ("international", "io", "un", "osce", "oecd", "iom", "international organisations"),
         "international organisations such as the OSCE, OECD, IOM, UNHCR, the Council of Europe or the UN",
+        short='international organisation',
     ),
     Term(
         "civil_society_private",
         "civil society and private sector",
         ("civil society", "ngo", "ngos", "private", "private sector", "business", "employers", "social partners"),
         "NGOs, civil society organisations, foundations, employers, businesses, trade unions and social partners",
+        short='civil society',
     ),
 )
 
@@ -141,6 +153,12 @@ def resolve_theme(value: str) -> str:
 
 def level_name(level_id: str) -> str:
     return _LEVEL_BY_ID[level_id].name if level_id in _LEVEL_BY_ID else level_id
+
+
+def level_label(level_id: str) -> str:
+    """The short label of a level for answers ("city", "national government")."""
+    term = _LEVEL_BY_ID.get(level_id)
+    return (term.short or term.name) if term else level_id
 
 
 def theme_name(theme_id: str) -> str:

@@ -14,7 +14,7 @@ Every sentence of the answer is checked:
 Sentences of a passage that look like instructions ("ignore the above …") never count as
 support, so an answer that obeys an instruction planted in a report is not verified by it.
 Unsupported sentences are removed, or kept with a visible flag (``unsupported_action``).
-The markers are then renumbered ``[1]``, ``[2]`` … in order of first use.
+The kept sentences become Statements citing their passages; ``assemble`` numbers the citations.
 """
 
 from __future__ import annotations
@@ -26,15 +26,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .answer import citation_for
 from .chunking import split_sentences
 from .guard import is_instruction_like
 from .index import LoadedIndex
-from .models import Citation
-from .retrieval import Hit
+from .models import Heading, Hit, Statement
 from .text import content_terms
-
-FLAG = " ⚠️ _(not supported by the cited passages)_"
 _BRACKET = re.compile(r"\[([^\[\]\n]{1,80})\]")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _HEADING = re.compile(r"^\s*(#{1,6}\s+.*|\*\*[^*]+\*\*:?|[^.!?]{1,80}:)\s*$")
@@ -76,12 +72,12 @@ class SentenceCheck:
     facts_ok: bool  # every number and name in it occurs in the cited passages
     supported: bool
     reason: str | None = None
+    support: str = ""  # the cited passages' sentence closest to it
 
 
 @dataclass
 class Verification:
-    markdown: str
-    citations: list[Citation]
+    blocks: list[Heading | Statement]
     checks: list[SentenceCheck] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     groundedness: float = 0.0
@@ -138,8 +134,8 @@ class CitationVerifier:
         self.min_overlap = min_overlap
         self.action = action
 
-    def score(self, claim: str, claim_vec: np.ndarray, hits: list[Hit]) -> tuple[float, float, bool]:
-        """(similarity, overlap, facts_ok) of a claim against the passages it cites."""
+    def score(self, claim: str, claim_vec: np.ndarray, hits: list[Hit]) -> tuple[float, float, bool, str]:
+        """(similarity, overlap, facts_ok, closest sentence) of a claim against the passages it cites."""
         rows: list[int] = []
         texts: list[str] = []
         for h in hits:
@@ -148,8 +144,10 @@ class CitationVerifier:
                     rows.append(row)
                     texts.append(sent)
         if not rows:
-            return 0.0, 0.0, False
-        sim = float(np.max(self.index.sentence_vectors[rows] @ claim_vec))
+            return 0.0, 0.0, False, ""
+        sims = self.index.sentence_vectors[rows] @ claim_vec
+        sim = float(np.max(sims))
+        closest = texts[int(np.argmax(sims))]
         support_terms = set(content_terms(" ".join(texts)))
         terms = set(content_terms(claim))
         overlap = len(terms & support_terms) / len(terms) if terms else 0.0
@@ -158,7 +156,7 @@ class CitationVerifier:
         facts_ok = all(n.rstrip(".,") in joined for n in _NUMBER.findall(claim)) and all(
             name.lower() in known for name in names_in(claim)
         )
-        return sim, overlap, facts_ok
+        return sim, overlap, facts_ok, closest
 
     def verify(self, answer: str, sources: dict[str, Hit]) -> Verification:
         """Check ``answer`` (Markdown citing the opaque ids in ``sources``) sentence by sentence."""
@@ -186,9 +184,7 @@ class CitationVerifier:
 
         vectors = self.index.embedder.embed(claims) if claims else np.zeros((0, 1))
         checks: list[SentenceCheck] = []
-        numbers: dict[str, int] = {}
-        citations: list[Citation] = []
-        out_lines: list[str] = []
+        blocks: list[Heading | Statement] = []
         pending_heading: str | None = None
         i = 0
         for kind, prefix, sents in parsed:
@@ -203,7 +199,7 @@ class CitationVerifier:
                 if not cited_hits:
                     check = SentenceCheck(text, [], invalid, 0.0, 0.0, True, False, "no valid citation")
                 else:
-                    sim, overlap, facts_ok = self.score(text, vec, cited_hits)
+                    sim, overlap, facts_ok, closest = self.score(text, vec, cited_hits)
                     supported = sim >= self.min_similarity and overlap >= self.min_overlap and facts_ok
                     reason = None
                     if not facts_ok:
@@ -212,29 +208,29 @@ class CitationVerifier:
                         reason = "not supported by the cited passages"
                     check = SentenceCheck(
                         text, [h.passage.passage_id for h in cited_hits], invalid, round(sim, 4), round(overlap, 4),
-                        facts_ok, supported, reason,
+                        facts_ok, supported, reason, closest,
                     )
                 checks.append(check)
                 if not check.supported and self.action == "remove":
                     continue
-                marks = []
-                for h in cited_hits:
-                    marks.append(f"[{citation_for(h.passage, numbers, citations)}]")
-                sentence = text
-                if marks:
-                    sentence = re.sub(r"([.!?]?)$", lambda m: " " + "".join(marks) + m.group(1), text, count=1)
-                if not check.supported:
-                    sentence += FLAG
-                kept_parts.append(sentence)
+                kept_parts.append(
+                    Statement(
+                        text,
+                        [h.passage for h in cited_hits],
+                        quotes=[check.support] if check.support else [],
+                        flagged=not check.supported,
+                        bullet=bool(prefix),
+                        continues=bool(kept_parts),
+                    )
+                )
             if kept_parts:
                 if pending_heading:
-                    out_lines.append(pending_heading)
+                    blocks.append(Heading(re.sub(r"^\s*(?:#{1,6}\s+|\*\*)|\*\*:?\s*$", "", pending_heading).strip()))
                     pending_heading = None
-                out_lines.append(prefix + " ".join(kept_parts))
+                blocks.extend(kept_parts)
         supported = sum(1 for c in checks if c.supported)
         return Verification(
-            markdown="\n".join(out_lines).strip(),
-            citations=citations,
+            blocks=blocks,
             checks=checks,
             removed=list(dict.fromkeys(c.text for c in checks if not c.supported)),
             groundedness=round(supported / len(checks), 4) if checks else 0.0,

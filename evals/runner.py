@@ -35,6 +35,14 @@ class EvalInputError(ValueError):
 # --------------------------------------------------------------------------- question file
 
 
+def heldout(question: dict[str, Any]) -> bool:
+    """The held-out half of a question file: questions whose number is divisible by 3 (q003, q006,
+    c003 …). Nothing is fitted or tuned on them (evals/fit_answer_model.py, evals/calibrate.py);
+    ``eval`` reports them apart so that a gain that only the tuning half shows is visible."""
+    digits = "".join(ch for ch in str(question.get("id", "")) if ch.isdigit())
+    return bool(digits) and int(digits) % 3 == 0
+
+
 def _source_dirs(settings) -> list[Path]:
     if settings is None:
         return []

@@ -1,0 +1,117 @@
+"""The analyse stage: what a (standalone) question asks for.
+
+* which reports it names the way officials do ("the OSCE study", "the EPC brief"): retrieval is
+  restricted to them and their names are not matched as words;
+* whether it asks for recommendations ("what should …", "how can …") or practices ("what did …",
+  "an example of …");
+* which kind of fact it asks for: a number ("how many", "what share"), a year ("when"), a name
+  ("which city", "who"), a reason ("why", "what stands in the way");
+* whether it compares across reports ("do the reports agree …").
+
+These are rules about the *form* of English questions; nothing here names a report's content.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .models import QueryAnalysis, ReportMeta
+
+_RECOMMEND_Q = re.compile(
+    r"\b(recommend\w*|should|ought|advice|advise|propos\w*|suggest\w*|call(s|ed)? (on|for)|asked of|"
+    r"what can .{0,40}\bdo\b|how can|how could|what could|what (are|is) .{0,30}(need|expected)|urge\w*|priorit\w*|lessons?)\b",
+    re.I,
+)
+_PRACTICE_Q = re.compile(
+    r"\b(done|did|example|examples|practice|practices|initiative|initiatives|project|projects|case|cases|"
+    r"have .{0,30}(used|set up|created|introduced))\b",
+    re.I,
+)
+_ASK_NUMBER = re.compile(
+    r"\b(how (many|much|large|big|high|long|often)|what (number|share|proportion|percentage|amount|figure|sum|rate|"
+    r"budget|cost|total)|(number|share|proportion|percentage|amount|rate|total) of|(annual|yearly|total) "
+    r"(budget|cost|spending|funding)|unemployment rate|pass rate|per cent|percent)\b",
+    re.I,
+)
+_ASK_YEAR = re.compile(r"\b(when (did|was|were|has|have|will)|what year|which year|since when|in what year)\b", re.I)
+_ASK_NAME = re.compile(
+    r"\b(which|who|whom|whose|what is the name|named|called|an example|any example|example of|examples of|"
+    r"one (?:\w+ )?(?:city|town|country|municipality|region|organi[sz]ation)|any (?:\w+ )?(?:city|town|country|"
+    r"municipality|region|organi[sz]ation)|where)\b",
+    re.I,
+)
+_ASK_REASON = re.compile(
+    r"\b(why|reasons?|obstacles?|barriers?|hurdles?|challenges?|problems?|stands? in the way|difficult\w*|"
+    r"struggle\w*|clash\w*|tensions?|conflicts?|complain\w*|criticis\w*|go wrong|fail\w*)\b",
+    re.I,
+)
+_COMPARATIVE = re.compile(
+    r"\b(the reports|all (?:the |five )?reports|across (?:the )?reports|each report|both reports|do the reports|"
+    r"compare|comparison|differ\w*|agree|in common|across all)\b",
+    re.I,
+)
+_NORM = re.compile(r"[^a-z0-9à-ÿ]+")
+# "How can an origin-country municipality ...", "What could we, as a national ministry, do ...": the
+# actor a question asks *for* (a level merely mentioned as context does not count)
+_ACTOR_QUESTION = re.compile(
+    r"\b(?:how|what|which \w+) (?:can|could|should|might|may|must) ((?:\w[\w’'-]*,? ){1,6})", re.I
+)
+
+
+def report_names(question: str, reports: list[ReportMeta]) -> list[tuple[str, str]]:
+    """(source, the name as matched) for each report the question names."""
+    q = " " + _NORM.sub(" ", question.lower()) + " "
+    found = []
+    for meta in reports:
+        names = sorted(list(meta.aliases) + [meta.short_citation], key=len, reverse=True)
+        for name in names:
+            n = _NORM.sub(" ", name.lower()).strip()
+            if len(n) >= 3 and f" {n} " in q:
+                found.append((meta.source, n))
+                break
+    return found
+
+
+def detect_reports(question: str, reports: list[ReportMeta]) -> list[str]:
+    """Reports the question names the way officials do: 'the OSCE study', 'the EPC brief'."""
+    return [source for source, _ in report_names(question, reports)]
+
+
+def strip_report_names(question: str, names: list[str]) -> str:
+    """The question without the report names found in it (as matched by report_names)."""
+    text = " " + re.sub(r"[^A-Za-z0-9À-ÿ’'-]+", " ", question) + " "
+    for name in names:
+        text = re.sub(r"(?i)\b(the |in the |according to the )?" + r"\W+".join(map(re.escape, name.split())) + r"\b", " ", text)
+    return " ".join(text.split()) or question
+
+
+def asks_for(question: str) -> frozenset[str]:
+    """The kinds of fact a question asks for: number, year, name, reason, recommendation."""
+    kinds = set()
+    for kind, pattern in (("number", _ASK_NUMBER), ("year", _ASK_YEAR), ("name", _ASK_NAME),
+                          ("reason", _ASK_REASON), ("recommendation", _RECOMMEND_Q)):
+        if pattern.search(question):
+            kinds.add(kind)
+    return frozenset(kinds)
+
+
+def levels_asked(question: str) -> tuple[str, ...]:
+    """The level of government a question asks for ("How can an origin-country municipality ...")."""
+    from .extraction import levels_named
+
+    m = _ACTOR_QUESTION.search(question)
+    return tuple(levels_named(m.group(1))[:1]) if m else ()
+
+
+def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
+    named = report_names(question, reports)
+    return QueryAnalysis(
+        text=question,
+        wants_recommendations=bool(_RECOMMEND_Q.search(question)),
+        wants_practices=bool(_PRACTICE_Q.search(question)),
+        named_sources=[source for source, _ in named],
+        focus=strip_report_names(question, [n for _, n in named]) if named else question,
+        asks=asks_for(question),
+        comparative=bool(_COMPARATIVE.search(question)),
+        levels=levels_asked(question),
+    )

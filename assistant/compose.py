@@ -1,0 +1,302 @@
+"""The compose stage of the extractive answer: choose the report sentences that carry the facts
+and frame them. Nothing is written that the reports do not say: every statement is a verbatim
+quote of one passage (contiguous sentences, possibly trimmed at its start with "…"), and the only
+other words are labels built from the catalogue's fields (place, country, level) and fixed
+phrases ("What the reports recommend").
+
+Selection, in order:
+
+1. quotable sentences only: no bibliography lines, markup, fragments, questions, meta sentences
+   about the report itself, or instruction-like text planted in a report;
+2. greedy by the score stage's fact probability, within a word budget and a number of
+   statements, at most a few sentences per passage, no near-duplicates, and a second report for
+   comparative questions;
+3. coherence: a sentence that opens with "It …", "The city …" brings the sentence before it;
+   one that opens with a connective ("Therefore, …") brings it too or is trimmed ("…the city
+   …"); a lead-in that ends with ":" brings its first item or is dropped;
+4. contiguous sentences of one passage become one quote; the strongest quote comes first, as
+   the direct answer, and the rest support it, grouped into what was done and what is
+   recommended when the question asks "how can / what should …".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .guard import is_instruction_like
+from .models import Draft, Evidence, Heading, QueryAnalysis, ScoredSentence, Statement
+from .scoring import CONNECTIVE, UNQUOTABLE
+from .settings import ComposeSettings
+
+GROUP_DONE = "What has been done"
+GROUP_RECOMMEND = "What the reports recommend"
+GROUP_OTHER = "Also in the reports"
+_CONTEXT_BLOCKERS = frozenset({"biblio", "markup", "question", "meta"})
+
+
+@dataclass
+class Quote:
+    """Contiguous chosen sentences of one passage."""
+
+    sentences: list[ScoredSentence]
+
+    @property
+    def first(self) -> ScoredSentence:
+        return self.sentences[0]
+
+    @property
+    def strength(self) -> float:
+        return max(s.prob for s in self.sentences)
+
+    def text(self) -> str:
+        text = " ".join(s.text for s in self.sentences)
+        m = CONNECTIVE.match(text)
+        if m and "connective" in self.first.flags:
+            rest = text[m.end():]
+            return "…" + rest if rest else text
+        return text
+
+
+class ExtractiveComposer:
+    def __init__(self, index, settings: ComposeSettings, catalogue=None):
+        self.index = index
+        self.settings = settings
+        self.catalogue = catalogue
+
+    # ----------------------------------------------------------------- selection
+    def select(self, evidence: Evidence) -> list[Quote]:
+        s = self.settings
+        scored, analysis, shown = evidence.scored, evidence.analysis, evidence.shown
+        quotable = [x for x in scored if not (x.flags & UNQUOTABLE) and "meta" not in x.flags
+                    and not is_instruction_like(x.text)]
+        # a follow-up does not repeat what the conversation already quoted, unless nothing else is left
+        fresh = [x for x in quotable if x.text not in shown]
+        quotable = fresh or quotable
+        if not quotable:
+            return []
+        if analysis.levels and self.catalogue is not None:
+            quotable = quotable + self._catalogue_statements(analysis, scored, evidence.query_vector)
+        w = s.relevance_weight
+        value = {x.key: w * x.relevance + (1 - w) * x.prob for x in quotable}
+        if analysis.levels and self.catalogue is not None:
+            self._prefer_level(quotable, analysis, value)
+        ranked = sorted(quotable, key=lambda x: value[x.key], reverse=True)
+        top = value[ranked[0].key]
+        # "how many / when / which city": the sentence that gives that kind of fact comes first
+        lead = self._fact_lead(ranked, analysis, value, top)
+        if lead is not None:
+            ranked.remove(lead)
+            ranked.insert(0, lead)
+        chosen: list[ScoredSentence] = []
+        per_passage: dict[int, int] = {}
+        words = 0
+        for x in ranked:
+            if len(chosen) >= s.max_sentences or (chosen and value[x.key] < s.keep_ratio * top):
+                break
+            if per_passage.get(x.hit_rank, 0) >= s.max_per_passage or self._redundant(x, chosen):
+                continue
+            if chosen and words + x.words > s.max_words:
+                continue
+            chosen.append(x)
+            per_passage[x.hit_rank] = per_passage.get(x.hit_rank, 0) + 1
+            words += x.words
+        if analysis.comparative and len({c.hit.passage.source for c in chosen}) < 2:
+            other = next((x for x in ranked if x.hit.passage.source not in {c.hit.passage.source for c in chosen}
+                          and value[x.key] >= s.second_report_ratio * top and not self._redundant(x, chosen)), None)
+            if other is not None:
+                if len(chosen) >= s.max_sentences:
+                    chosen.pop()
+                chosen.append(other)
+        chosen = self._with_context(chosen, scored)
+        return self._quotes(chosen)
+
+    def _prefer_level(self, quotable: list[ScoredSentence], analysis: QueryAnalysis, value: dict) -> None:
+        """Raise the practices and recommendations of the level the question asks for (half as much
+        for a related level: an origin region for an origin municipality)."""
+        from .extraction import RELATED_LEVELS
+
+        wanted = set(analysis.levels)
+        related = {r for level in wanted for r in RELATED_LEVELS.get(level, ())}
+        for x in quotable:
+            record = self.catalogue.record_for(x.hit.passage.source, x.text)
+            if record is None or x.key not in value:
+                continue
+            if record.level in wanted:
+                value[x.key] += self.settings.level_bonus
+            elif record.level in related:
+                value[x.key] += self.settings.level_bonus / 2
+
+    def _catalogue_statements(self, analysis: QueryAnalysis, scored: list[ScoredSentence], qvec) -> list[ScoredSentence]:
+        """The catalogue's recommendations for the level asked for that retrieval did not bring,
+        when they are close to the question (cosine >= catalogue_min_sim): the reports' advice to
+        an origin-country municipality may sit in a passage ranked below the top ones."""
+        from dataclasses import replace
+
+        from .models import Hit
+
+        if not scored:
+            return []
+        have = {(x.hit.passage.source, x.text) for x in scored}
+        index = self.index
+        out: list[ScoredSentence] = []
+        next_rank = max(x.hit_rank for x in scored) + 1
+        for level in analysis.levels:
+            for record in self.catalogue.filter(kind="recommendation", level=level):
+                i = index.by_id.get(record.passage_id)
+                if i is None or (record.source, record.statement) in have:
+                    continue
+                passage = index.passages[i]
+                if record.statement not in passage.sentences:
+                    continue
+                pos = passage.sentences.index(record.statement)
+                row = index.sentence_rows(i)[pos]
+                sim = float(index.sentence_vectors[row] @ qvec)
+                if sim < self.settings.catalogue_min_sim:
+                    continue
+                hit = Hit(i, passage, 0.0, float(index.passage_vectors[i] @ qvec), None, None)
+                template = max(scored, key=lambda x: x.prob)
+                out.append(replace(template, hit_rank=next_rank, hit=hit, pos=pos, row=row, text=record.statement,
+                                   sim=sim, coverage=0.0, prob=sim * template.prob, relevance=sim,
+                                   flags=frozenset(), facts={}))
+                next_rank += 1
+        return sorted(out, key=lambda x: x.sim, reverse=True)[: self.settings.catalogue_extra]
+
+    def _fact_lead(self, ranked: list[ScoredSentence], analysis: QueryAnalysis, value: dict, top: float) -> ScoredSentence | None:
+        """For "how many / when / which city" questions: the best sentence that gives that kind of
+        fact (a number, a year, a name the question does not contain)."""
+        question = analysis.text.lower()
+        for kind in ("number", "year", "name"):
+            if kind in analysis.asks:
+                for x in ranked:
+                    if value[x.key] < self.settings.fact_lead_ratio * top:
+                        break
+                    if any(v == kind and k not in question for k, v in x.facts.items()):
+                        return x
+        return None
+
+    def _redundant(self, x: ScoredSentence, chosen: list[ScoredSentence]) -> bool:
+        vectors = self.index.sentence_vectors
+        return any(float(vectors[x.row] @ vectors[c.row]) > self.settings.redundancy for c in chosen)
+
+    def _with_context(self, chosen: list[ScoredSentence], scored: list[ScoredSentence]) -> list[ScoredSentence]:
+        by_key = {x.key: x for x in scored}
+        have = {x.key for x in chosen}
+        words = sum(x.words for x in chosen)
+        out = list(chosen)
+        for x in chosen:
+            if "leadin" in x.flags:
+                item = by_key.get((x.hit_rank, x.pos + 1))
+                if item is not None and item.key not in have and not (item.flags & _CONTEXT_BLOCKERS):
+                    out.append(item)
+                    have.add(item.key)
+                    words += item.words
+            if {"anaphor", "connective"} & x.flags and x in chosen:
+                prev = by_key.get((x.hit_rank, x.pos - 1))
+                if (prev is not None and prev.key not in have and not (prev.flags & _CONTEXT_BLOCKERS)
+                        and "leadin" not in prev.flags and not _needs_antecedent(prev)
+                        and words + prev.words <= self.settings.max_words + self.settings.context_words):
+                    out.append(prev)
+                    have.add(prev.key)
+                    words += prev.words
+        # a lead-in without its items, or an "It ..." sentence whose antecedent could not come, is not quoted alone
+        out = [x for x in out if "leadin" not in x.flags or (x.hit_rank, x.pos + 1) in have]
+        out = [x for x in out if not (_needs_antecedent(x) and (x.hit_rank, x.pos - 1) not in have)
+               or len(out) == 1]
+        return out
+
+    @staticmethod
+    def _quotes(chosen: list[ScoredSentence]) -> list[Quote]:
+        by_passage: dict[int, list[ScoredSentence]] = {}
+        for x in chosen:
+            by_passage.setdefault(x.hit_rank, []).append(x)
+        quotes: list[Quote] = []
+        for items in by_passage.values():
+            items.sort(key=lambda x: x.pos)
+            run = [items[0]]
+            for x in items[1:]:
+                if x.pos == run[-1].pos + 1:
+                    run.append(x)
+                else:
+                    quotes.append(Quote(run))
+                    run = [x]
+            quotes.append(Quote(run))
+        quotes.sort(key=lambda q: q.strength, reverse=True)
+        return quotes
+
+    # ----------------------------------------------------------------- framing
+    def labels(self, quotes: list[Quote]) -> list[tuple[str | None, str]]:
+        """(kind, label) of each quote from the catalogue's reading of its first sentence that
+        names an actor: kind 'practice' / 'recommendation' / None, label "Nuremberg (Germany), city"."""
+        from .catalogue import label_passage
+        cache: dict[str, list] = {}
+        out: list[tuple[str | None, str]] = []
+        for q in quotes:
+            p = q.first.hit.passage
+            if p.passage_id not in cache:
+                cache[p.passage_id] = label_passage(p)
+            kind, label_text = None, ""
+            for x in q.sentences:
+                label = cache[p.passage_id][x.pos] if x.pos < len(cache[p.passage_id]) else None
+                if label is None:
+                    continue
+                if self.catalogue is not None:
+                    label = self.catalogue.relabel(p.source, x.text, label)
+                if label.kind:
+                    kind = label.kind
+                    if label.level:
+                        label_text = _label_text(label.kind, label.level, label.place, label.country)
+                    break
+            out.append((kind, label_text))
+        return out
+
+    def compose(self, evidence: Evidence, preface: str | None = None) -> Draft:
+        analysis = evidence.analysis
+        quotes = self.select(evidence)
+        if not quotes:
+            return Draft([], "extractive", refused=True)
+        labels = self.labels(quotes)
+        statements = [
+            Statement(q.text(), [q.first.hit.passage], label=(label if kind else ""), quotes=[x.text for x in q.sentences])
+            for q, (kind, label) in zip(quotes, labels)
+        ]
+        kinds = [kind for kind, _ in labels]
+        blocks: list = [preface] if preface else []
+        lead, rest = statements[0], list(zip(statements[1:], kinds[1:]))
+        blocks.append(lead)
+        grouped = analysis.wants_recommendations and any(k for _, k in rest)
+        if not grouped:
+            blocks.extend(st for st, _ in rest)
+            return Draft(blocks, "extractive")
+        order = ((GROUP_RECOMMEND, "recommendation"), (GROUP_DONE, "practice"), (GROUP_OTHER, None))
+        if analysis.wants_practices and not analysis.asks & {"recommendation"}:
+            order = ((GROUP_DONE, "practice"), (GROUP_RECOMMEND, "recommendation"), (GROUP_OTHER, None))
+        for heading, kind in order:
+            items = [st for st, k in rest if k == kind]
+            if items:
+                blocks.append(Heading(heading))
+                blocks.extend(items)
+        return Draft(blocks, "extractive")
+
+
+def _label_text(kind: str, level: str, place: str, country: str) -> str:
+    """"Nuremberg (Germany), city" for a practice of a named place, "Germany, national government"
+    for a country's government, the addressee level for a recommendation; nothing when the
+    catalogue knows only a level for a practice (a bare "city" tells the reader nothing)."""
+    from .taxonomy import level_label
+
+    name = level_label(level)
+    if kind == "recommendation":
+        return name
+    if place:
+        where = f"{place} ({country})" if country and country != place else place
+        return f"{where}, {name}"
+    if country and level.endswith("national"):
+        return f"{country}, {name}"
+    return ""
+
+
+def _needs_antecedent(x: ScoredSentence) -> bool:
+    """A sentence that opens with a bare pronoun ("It", "They", "This") cannot stand alone."""
+    first = x.text.split(maxsplit=1)[0].lower().strip(",") if x.text.split() else ""
+    return "anaphor" in x.flags and first in {"it", "they", "this", "these", "those", "he", "she", "its", "their", "such"}
+

@@ -1,0 +1,131 @@
+"""The gate stage: answer, or decline and say why.
+
+A question is declined when
+
+* it tries to make the assistant leave its sources (``injection``) or asks for its own opinion
+  (``opinion``) — decided by ``guard.classify`` before retrieval;
+* it names something the reports never mention (a place, an acronym, a year: ``unknown_terms``)
+  and the rest of it is not strongly covered either;
+* the evidence is weak (``weak_evidence``): the best quotable sentence is neither close to the
+  question nor covers its terms, and the best passage is not close either;
+* it asks for a figure or a year and no probable sentence gives one (``missing_fact``): the reply
+  says so first and then quotes what the reports do say on the topic.
+
+The thresholds are in ``Settings.gate`` and calibrated on the dev set (``python -m evals.calibrate``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .guard import unknown_terms
+from .models import GateDecision, Hit, QueryAnalysis, ReportMeta, Rewrite, ScoredSentence
+from .prompts import load_prompt
+from .scoring import UNQUOTABLE, evidence_strength
+from .settings import GateSettings
+
+MISSING_FACT_TEXT = {
+    "number": "The reports do not give this figure. What they say on the topic:",
+    "year": "The reports do not give this date. What they say on the topic:",
+}
+# sections that describe the document rather than a topic are not offered as "nearest topics"
+_DOCUMENT_PARTS = ("introduction", "summary", "conclusion", "contents", "references", "bibliography", "notes",
+                   "foreword", "preface", "acknowledg", "about the author", "annex", "appendix", "abstract")
+
+
+class Gate:
+    def __init__(self, settings: GateSettings, vocabulary: set[str]):
+        self.settings = settings
+        self.vocabulary = vocabulary
+
+    def decide(
+        self,
+        kind: str | None,
+        rewrite: Rewrite,
+        analysis: QueryAnalysis,
+        own_focus: str,
+        hits: list[Hit],
+        scored: list[ScoredSentence],
+    ) -> GateDecision:
+        """``kind``: guard.classify of the question; ``own_focus``: the user's own words (not what a
+        follow-up rewrite carried over from earlier turns)."""
+        s = self.settings
+        evidence = evidence_strength(scored, hits)
+        if kind is not None:
+            return GateDecision(False, kind, evidence)
+        unknown = unknown_terms(own_focus or rewrite.question, self.vocabulary)
+        signals = {"evidence": round(evidence, 4)}
+        if unknown and evidence < s.unknown_terms_evidence:
+            return GateDecision(False, "unknown_terms", evidence, unknown=unknown, signals=signals)
+        if not scored or evidence < s.refusal_threshold:
+            return GateDecision(False, "weak_evidence", evidence, unknown=unknown, signals=signals)
+        missing = self._missing_fact(analysis, scored)
+        if missing:
+            return GateDecision(False, "missing_fact", evidence, missing=missing, signals=signals)
+        return GateDecision(True, None, evidence, signals=signals)
+
+    def _missing_fact(self, analysis: QueryAnalysis, scored: list[ScoredSentence]) -> str | None:
+        """'number' or 'year' when the question asks for one and no probable quotable sentence
+        gives one that the question does not already contain."""
+        wanted = [k for k in ("number", "year") if k in analysis.asks]
+        if not wanted:
+            return None
+        quotable = [x for x in scored if not (x.flags & UNQUOTABLE)]
+        if not quotable:
+            return None
+        top = max(x.prob for x in quotable)
+        probable = [x for x in quotable if x.prob >= self.settings.missing_fact_ratio * top]
+        question = analysis.text.lower()
+        for kind in wanted:
+            if not any(v == kind and k not in question for x in probable for k, v in x.facts.items()):
+                return kind
+        return None
+
+
+def decline_message(decision: GateDecision, hits: list[Hit], reports: list[ReportMeta]) -> str:
+    """The text of a declined answer: why, the nearest topics the reports do cover, and how to ask."""
+    topics = "\n".join(nearest_topics(hits)) or "- the governance of migrant integration across levels of government"
+    if decision.reason in ("injection", "opinion"):
+        return load_prompt("decline_instruction").render(topics=topics)
+    text = load_prompt("refusal").render(topics=topics, examples=_report_examples(reports))
+    if decision.unknown:
+        names = " or ".join(f"“{m}”" for m in decision.unknown)
+        text = f"The reports do not mention {names}. " + text
+    return text
+
+
+def nearest_topics(hits: list[Hit], limit: int = 4) -> list[str]:
+    topics: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for h in hits:
+        label = h.passage.section.split(" > ")[-1].strip() if h.passage.section else ""
+        if h.passage.section_kind == "footnote" or not label or len(label.split()) > 12:
+            continue
+        if any(part in label.lower() for part in _DOCUMENT_PARTS):
+            continue
+        key = (label.lower(), h.passage.short_citation)
+        if key in seen:
+            continue
+        seen.add(key)
+        topics.append(f"- {label} ({h.passage.short_citation})")
+        if len(topics) == limit:
+            break
+    return topics
+
+
+def _report_examples(reports: list[ReportMeta]) -> str:
+    """Two names officials use for the loaded reports, as examples of naming a report."""
+    names = [f"“{r.aliases[0]}”" for r in reports if r.aliases][:2]
+    return " or ".join(names) if names else "the report's title"
+
+
+def corpus_vocabulary(passages, reports: list[ReportMeta]) -> set[str]:
+    """Every word of the passages and of the reports' names, lower-cased (hyphenated words also in
+    parts): what ``unknown_terms`` checks a question's names against."""
+    vocabulary: set[str] = set()
+    texts = [p.text for p in passages] + [f"{r.title} {r.short_citation} {r.publisher} {' '.join(r.aliases)}" for r in reports]
+    for text in texts:
+        for token in re.findall(r"[\w’'-]+", text.lower()):
+            vocabulary.add(token.strip("’'-"))
+            vocabulary.update(part for part in re.split(r"[-’']", token) if part)
+    return vocabulary

@@ -1,0 +1,283 @@
+"""The score stage: every sentence of the retrieved passages gets features and a probability of
+carrying a fact the question asks for.
+
+The probability is a logistic model over features that describe *kinds* of sentences, never a
+sentence of a report: how close the sentence is to the question (embedding cosine, idf-weighted
+coverage of the question's terms), where it stands (the rank of its passage, its place next to
+the passage's best sentence), what facts it carries that the question does not already name
+(names, acronyms, numbers, years, quoted titles) and whether they are the kind of fact asked for
+(a number for "how many", a name for "which city"), and what makes a sentence a poor quote
+(a meta sentence about the report itself, a bibliography line, a heading fragment). The weights
+live in ``Settings.scoring.weights``; ``python -m evals.fit_answer_model`` fits them on the tuning
+half of the dev set and reports the held-out half.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+import numpy as np
+
+from .models import Hit, QueryAnalysis, ScoredSentence
+from .text import QUESTION_NOISE, content_terms, stem, words
+
+_NUMBER = re.compile(
+    r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.,/-])\d+(?:\.\d+)?(?:\s?(?:%|per ?cent))?(?![\w])"
+)
+_YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
+_AMOUNT_WORD = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?|half|third|quarter|majority|minority)\b",
+    re.I,
+)
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{1,9}s?\b")
+_TOKEN = re.compile(r"[A-Za-zÀ-ÿ][\w’'-]*")
+_QUOTED = re.compile(r"[“\"‘]([^”\"’]{3,80})[”\"’]")
+
+META = re.compile(
+    r"\b(?:this|the present|our|the following) (?:policy brief|brief|report|chapter|paper|study|section|publication|"
+    r"review|analysis|volume|book)\b|^(?:chapter|section|part) \d|\b(?:chapter|section|part) \d+ "
+    r"(?:summari[sz]es|describes|discusses|presents|looks|examines|concludes|sets out|introduces)\b|"
+    r"^(?:in the following|we (?:will|shall|first|then|now|turn|begin|conclude))\b",
+    re.I,
+)
+BIBLIO = re.compile(
+    r"\(\d{4}[a-z]?\)\s*:\s*\d|\b\d{4}\)?\s*:\s*\d+(?:[–-]\d+)?\s*\.?$|\bpp?\.\s*\d|\bvol\.\s*\d|\bno\.\s*\d|"
+    r"\bet al\.|\b(?:PhD thesis|working paper|retrieved from|accessed on|last accessed|ISBN|doi:|eds?\.\s*[,(])|"
+    r"^\W*sources?\s*:|\bIbid\b|^\W*(?:see|cf\.)\s+[A-Z]",
+    re.I,
+)
+CONNECTIVE = re.compile(
+    r"^(?:(?:and|but|so|yet|also|thus|hence|therefore|however|moreover|furthermore|meanwhile|nevertheless|"
+    r"nonetheless|consequently|accordingly|instead|still|besides|additionally|in addition|as such|as a result|"
+    r"in turn|in this (?:way|regard|sense|context|respect|case)|to this end|for this reason|in other words|"
+    r"on the other hand|by contrast|in contrast|likewise|similarly|at the same time|first(?:ly)?|second(?:ly)?|"
+    r"third(?:ly)?|finally|lastly|then|indeed|in fact|above all|in sum|in short|overall|after all|of course)"
+    r"\b,?\s+)+",
+    re.I,
+)
+INNER_CONNECTIVE = re.compile(
+    r"^[\w’'-]+(?: [\w’'-]+){0,2},\s+(?:however|therefore|thus|moreover|furthermore|in turn|nevertheless|though|"
+    r"consequently|in addition|as a result|instead|in fact|too)\b,?",
+    re.I,
+)
+ANAPHOR = re.compile(
+    r"^(?:it|its|they|their|them|this|these|those|such|he|she|his|her|the latter|the former|both|"
+    r"the (?:city|town|municipality|region|country|state|programme|program|project|initiative|scheme|strategy|"
+    r"partnership|network|office|centre|center|organi[sz]ation|fund|law|act|plan|platform|campaign|committee|"
+    r"commission|body|council|charter|model|approach|study|report|agency|ministry|government|service|desk|"
+    r"course|courses|policy|policies|framework|mechanism|tool|measure|agreement|contract|conference|group)\b"
+    r"(?!\s+(?:of|in|for|that|which|who)\b))\b",
+    re.I,
+)
+DIRECTIVE = re.compile(
+    r"\b(should|must|need(s|ed)? to|would do well|it is (important|essential|crucial|necessary)|ought to|"
+    r"recommend\w*|is key|are key|requires?|call(s)? for|could be used|can help)\b",
+    re.I,
+)
+_PAST_ACTION = re.compile(r"\b\w{3,}ed\b|\b(?:set up|ran|began|built|made|led|held|sent|paid|brought|won|gave|took)\b", re.I)
+_EXAMPLE = re.compile(r"\b(for example|for instance|e\.g\.|such as|one such|an example|a case in point|including)\b", re.I)
+_CAUSE = re.compile(
+    r"\b(because|due to|as a result|since|lack(?:s|ed|ing)? of|barriers?|obstacles?|hurdles?|challenges?|"
+    r"problems?|difficult\w*|constrain\w*|limit\w*|reluctan\w*|shortage|insufficient|unable|tensions?|conflicts?)\b",
+    re.I,
+)
+
+FEATURES: tuple[str, ...] = (
+    "bias", "sim", "cov", "passage_dense", "rank_first", "rank_second", "rank_inverse", "passage_best_sim",
+    "is_passage_best", "after_best_1", "after_best_2", "after_best_3", "before_best_1",
+    "new_names", "new_acronym", "new_number", "new_year", "quoted_title",
+    "asked_number", "asked_name", "asked_year", "asked_recommendation", "asked_reason",
+    "anaphoric_start", "connective_start", "meta", "long", "footnote", "length", "past_action", "example_marker",
+    "sim_rank_in_passage", "best_sim_before", "question_names", "rank_bm25_first", "rank_dense_first",
+)
+
+
+class IdfTable:
+    """Inverse document frequency of stemmed content terms over the passages."""
+
+    def __init__(self, passages):
+        df: Counter[str] = Counter()
+        for p in passages:
+            df.update(set(content_terms(p.text)))
+        self.n = max(1, len(passages))
+        self.df = df
+
+    def idf(self, term: str) -> float:
+        return math.log(1 + self.n / (1 + self.df.get(term, 0)))
+
+
+class CaseTable:
+    """Which words are names in this corpus: written with a capital inside sentences and (almost)
+    never in lower case. A sentence-initial 'Nuremberg' is a name, a sentence-initial 'Many' is not."""
+
+    def __init__(self, sentences_of_passages):
+        lower: Counter[str] = Counter()
+        upper: Counter[str] = Counter()
+        for sentences in sentences_of_passages:
+            for s in sentences:
+                for i, m in enumerate(_TOKEN.finditer(s)):
+                    w = _base(m.group(0))
+                    if w[:1].islower():
+                        lower[w.lower()] += 1
+                    elif i > 0:
+                        upper[w.lower()] += 1
+        self.lower, self.upper = lower, upper
+
+    def is_name(self, word: str) -> bool:
+        word = _base(word)
+        if not word[:1].isupper() or word.isupper():
+            return False
+        key = word.lower()
+        lo, up = self.lower.get(key, 0), self.upper.get(key, 0)
+        if lo + up == 0:
+            return True
+        return lo <= 0.1 * (lo + up) and up > 0
+
+
+def _base(word: str) -> str:
+    return word[:-2] if word.endswith(("’s", "'s")) else word.rstrip("’'")
+
+
+def fact_tokens(text: str, case: CaseTable) -> dict[str, str]:
+    """The facts a sentence carries: token -> 'number' | 'year' | 'acronym' | 'name' | 'quote'."""
+    out: dict[str, str] = {}
+    for m in _NUMBER.finditer(text):
+        tok = m.group(0)
+        out[tok.lower()] = "year" if _YEAR.match(tok) else "number"
+    for m in _AMOUNT_WORD.finditer(text):
+        out.setdefault(m.group(0).lower(), "number")
+    for m in _ACRONYM.finditer(text):
+        tok = m.group(0)
+        out.setdefault((tok[:-1] if tok.endswith("s") and len(tok) > 3 else tok).lower(), "acronym")
+    for m in _TOKEN.finditer(text):
+        if case.is_name(m.group(0)):
+            out.setdefault(_base(m.group(0)).lower(), "name")
+    for m in _QUOTED.finditer(text):
+        out.setdefault("“" + m.group(1).lower(), "quote")
+    return out
+
+
+def sentence_flags(text: str) -> frozenset[str]:
+    """Kinds of sentence that matter for quoting (see ``compose``)."""
+    t = text.strip()
+    f: set[str] = set()
+    if META.search(t):
+        f.add("meta")
+    if BIBLIO.search(t):
+        f.add("biblio")
+    if re.search(r"https?://|www\.|<\s*\w+[^>]*>|&#?\w+;", t, re.I):
+        f.add("markup")
+    if len(t.split()) < 6:
+        f.add("short")
+    if t.endswith(":"):
+        f.add("leadin")
+    if not re.search(r"[.!?:;…”\"’)]\s*$", t):
+        f.add("unterminated")
+    if t.endswith("?"):
+        f.add("question")
+    if CONNECTIVE.match(t) or INNER_CONNECTIVE.match(t):
+        f.add("connective")
+    if ANAPHOR.match(t):
+        f.add("anaphor")
+    if len(t.split()) > 70:
+        f.add("long")
+    return frozenset(f)
+
+
+UNQUOTABLE = frozenset({"biblio", "markup", "short", "unterminated", "question"})
+
+
+class SentenceScorer:
+    """Features and fact probability of every sentence of the retrieved passages."""
+
+    def __init__(self, index, idf, weights: dict[str, float]):
+        self.index = index
+        self.idf = idf
+        self.case = CaseTable(p.sentences for p in index.passages)
+        self.weights = np.array([float(weights.get(name, 0.0)) for name in FEATURES], dtype=np.float64)
+        self._facts: dict[int, dict[str, str]] = {}
+        self._flags: dict[int, frozenset[str]] = {}
+
+    def facts(self, row: int, text: str) -> dict[str, str]:
+        if row not in self._facts:
+            self._facts[row] = fact_tokens(text, self.case)
+        return self._facts[row]
+
+    def flags(self, row: int, text: str) -> frozenset[str]:
+        if row not in self._flags:
+            self._flags[row] = sentence_flags(text)
+        return self._flags[row]
+
+    def score(self, analysis: QueryAnalysis, hits: list[Hit], qvec: np.ndarray) -> list[ScoredSentence]:
+        focus = analysis.focus or analysis.text
+        qterms = set(content_terms(focus, QUESTION_NOISE))
+        qstems = {stem(w) for w in words(focus)}
+        qlow = focus.lower()
+        asks = analysis.asks
+        idf = self.idf
+        total = sum(idf.idf(t) for t in qterms)
+        col = {name: i for i, name in enumerate(FEATURES)}
+        out: list[ScoredSentence] = []
+        for rank, hit in enumerate(hits):
+            rows = list(self.index.sentence_rows(hit.index))
+            if not rows:
+                continue
+            sims = self.index.sentence_vectors[rows] @ qvec
+            best = int(np.argmax(sims))
+            sim_order = {int(p): k for k, p in enumerate(np.argsort(-sims))}
+            for pos, (row, text) in enumerate(zip(rows, hit.passage.sentences)):
+                terms = set(content_terms(text))
+                cov = sum(idf.idf(t) for t in qterms if t in terms) / total if total else 0.0
+                facts = self.facts(row, text)
+                flags = self.flags(row, text)
+                names = sum(idf.idf(stem(k)) for k, v in facts.items() if v == "name" and stem(k) not in qstems)
+                acronym = any(v == "acronym" and k not in qlow for k, v in facts.items())
+                number = any(v == "number" and k not in qlow for k, v in facts.items())
+                year = any(v == "year" and k not in qlow for k, v in facts.items())
+                d = pos - best
+                x = np.zeros(len(FEATURES), dtype=np.float64)
+                values = {
+                    "bias": 1.0, "sim": float(sims[pos]), "cov": cov, "passage_dense": hit.dense,
+                    "rank_first": float(rank == 0), "rank_second": float(rank == 1), "rank_inverse": 1.0 / (1 + rank),
+                    "passage_best_sim": float(sims[best]), "is_passage_best": float(d == 0),
+                    "after_best_1": float(d == 1), "after_best_2": float(d == 2), "after_best_3": float(d == 3),
+                    "before_best_1": float(d == -1), "new_names": math.log1p(names), "new_acronym": float(acronym),
+                    "new_number": float(number), "new_year": float(year),
+                    "quoted_title": float(any(v == "quote" for v in facts.values())),
+                    "asked_number": float("number" in asks and number),
+                    "asked_name": float("name" in asks and names > 0),
+                    "asked_year": float("year" in asks and year),
+                    "asked_recommendation": float("recommendation" in asks and bool(DIRECTIVE.search(text))),
+                    "asked_reason": float("reason" in asks and bool(_CAUSE.search(text))),
+                    "anaphoric_start": float("anaphor" in flags), "connective_start": float("connective" in flags),
+                    "meta": float("meta" in flags), "long": float("long" in flags),
+                    "footnote": float(hit.passage.section_kind == "footnote"),
+                    "length": min(len(text.split()), 80) / 30.0, "past_action": float(bool(_PAST_ACTION.search(text))),
+                    "example_marker": float(bool(_EXAMPLE.search(text))),
+                    "sim_rank_in_passage": 1.0 / (1 + sim_order[pos]),
+                    "best_sim_before": float(max(sims[:pos])) if pos > 0 else 0.0,
+                    "question_names": float(any(v in ("name", "acronym") and stem(k) in qstems for k, v in facts.items())),
+                    "rank_bm25_first": float(hit.rank_bm25 == 0), "rank_dense_first": float(hit.rank_dense == 0),
+                }
+                for key, value in values.items():
+                    x[col[key]] = value
+                z = float(x @ self.weights)
+                prob = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+                relevance = 0.55 * float(sims[pos]) + 0.35 * cov + 0.10 * (1 - rank / len(hits))
+                if "recommendation" in asks and DIRECTIVE.search(text):
+                    relevance += 0.06
+                out.append(ScoredSentence(rank, hit, pos, row, text, float(sims[pos]), cov, prob, relevance, x, flags, facts))
+        return out
+
+
+def evidence_strength(scored: list[ScoredSentence], hits: list[Hit]) -> float:
+    """One number in 0..1 for 'do the reports answer this?': the best quotable sentence's similarity
+    and term coverage, and the best passage's similarity."""
+    quotable = [s for s in scored if not (s.flags & UNQUOTABLE)]
+    if not quotable or not hits:
+        return 0.0
+    best = max(0.6 * s.sim + 0.4 * s.coverage for s in quotable)
+    return 0.7 * best + 0.3 * max(h.dense for h in hits)
