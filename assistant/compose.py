@@ -21,6 +21,7 @@ Selection, in order:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .guard import is_instruction_like
@@ -28,6 +29,8 @@ from .models import Draft, Evidence, Heading, QueryAnalysis, ScoredSentence, Sta
 from .scoring import CONNECTIVE, UNQUOTABLE
 from .settings import ComposeSettings
 
+_PLACE_WORD = re.compile(r"\b(cit(?:y|ies)|towns?|countr(?:y|ies)|regions?|municipalit(?:y|ies)|where)\b", re.I)
+_MODAL = re.compile(r"\b(should|must|ought to|need(?:s)? to|would do well|could|is (?:key|essential|crucial|important))\b", re.I)
 GROUP_DONE = "What has been done"
 GROUP_RECOMMEND = "What the reports recommend"
 GROUP_OTHER = "Also in the reports"
@@ -43,10 +46,6 @@ class Quote:
     @property
     def first(self) -> ScoredSentence:
         return self.sentences[0]
-
-    @property
-    def strength(self) -> float:
-        return max(s.prob for s in self.sentences)
 
     def text(self) -> str:
         text = " ".join(s.text for s in self.sentences)
@@ -164,14 +163,21 @@ class ExtractiveComposer:
     def _fact_lead(self, ranked: list[ScoredSentence], analysis: QueryAnalysis, value: dict, top: float) -> ScoredSentence | None:
         """For "how many / when / which city" questions: the best sentence that gives that kind of
         fact (a number, a year, a name the question does not contain)."""
+        from .extraction import place_names
+
         question = analysis.text.lower()
+        wants_place = bool(_PLACE_WORD.search(question))
         for kind in ("number", "year", "name"):
-            if kind in analysis.asks:
-                for x in ranked:
-                    if value[x.key] < self.settings.fact_lead_ratio * top:
-                        break
-                    if any(v == kind and k not in question for k, v in x.facts.items()):
+            if kind not in analysis.asks:
+                continue
+            for x in ranked:
+                if value[x.key] < self.settings.fact_lead_ratio * top:
+                    break
+                if kind == "name" and wants_place:
+                    if any(p.lower() not in question for p in place_names(x.text)):
                         return x
+                elif any(v == kind and k not in question for k, v in x.facts.items()):
+                    return x
         return None
 
     def _redundant(self, x: ScoredSentence, chosen: list[ScoredSentence]) -> bool:
@@ -206,6 +212,9 @@ class ExtractiveComposer:
 
     @staticmethod
     def _quotes(chosen: list[ScoredSentence]) -> list[Quote]:
+        """Contiguous chosen sentences of a passage become one quote; quotes keep the order in which
+        their sentences were chosen (the lead first)."""
+        order = {x.key: i for i, x in enumerate(chosen)}
         by_passage: dict[int, list[ScoredSentence]] = {}
         for x in chosen:
             by_passage.setdefault(x.hit_rank, []).append(x)
@@ -220,7 +229,7 @@ class ExtractiveComposer:
                     quotes.append(Quote(run))
                     run = [x]
             quotes.append(Quote(run))
-        quotes.sort(key=lambda q: q.strength, reverse=True)
+        quotes.sort(key=lambda q: min(order[x.key] for x in q.sentences))
         return quotes
 
     # ----------------------------------------------------------------- framing
@@ -243,7 +252,7 @@ class ExtractiveComposer:
                     label = self.catalogue.relabel(p.source, x.text, label)
                 if label.kind:
                     kind = label.kind
-                    if label.level:
+                    if label.level and _label_is_safe(label, x.text):
                         label_text = _label_text(label.kind, label.level, label.place, label.country)
                     break
             out.append((kind, label_text))
@@ -293,6 +302,25 @@ def _label_text(kind: str, level: str, place: str, country: str) -> str:
     if country and level.endswith("national"):
         return f"{country}, {name}"
     return ""
+
+
+def _label_is_safe(label, sentence: str) -> bool:
+    """A label is shown only when the sentence itself bears it out: a recommendation's addressee
+    is named before its modal verb ("The Commission should ..."); a practice's place is part of
+    its actor and lies in the country the gazetteer gives for it."""
+    from .extraction import country_of_place
+
+    if label.kind == "recommendation":
+        m = _MODAL.search(sentence)
+        if not (m and label.actor):
+            return False
+        before = sentence[: m.start()].lower()
+        at = before.rfind(label.actor.lower())
+        return at >= 0 and len(before[at + len(label.actor):].split()) <= 4
+    if label.place:
+        known = country_of_place(label.place)
+        return bool(label.actor and label.place in label.actor) and (not known or not label.country or known == label.country)
+    return bool(label.country and label.actor and label.country.lower() in sentence.lower())
 
 
 def _needs_antecedent(x: ScoredSentence) -> bool:

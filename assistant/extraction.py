@@ -427,6 +427,16 @@ class _Mention:
     oblique: bool = False  # after a preposition: not a subject
 
 
+def place_names(text: str) -> list[str]:
+    """The cities, regions and countries (names or demonyms) the gazetteer finds in ``text``."""
+    return [name for _, _, name, _, _ in _places(text)]
+
+
+def country_of_place(place: str) -> str:
+    """The country of a city or region of the gazetteer ('' when unknown)."""
+    return _CITIES.get(place) or _REGIONS.get(place, "")
+
+
 def strip_citations(text: str) -> str:
     return re.sub(r"\s{2,}", " ", _CITATION.sub("", text)).strip()
 

@@ -29,7 +29,7 @@ _NUMBER = re.compile(
 _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
 _AMOUNT_WORD = re.compile(
     r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
-    r"hundreds?|thousands?|millions?|billions?|dozens?|half|third|quarter|majority|minority)\b",
+    r"hundreds?|thousands?|millions?|billions?|dozens?)\b",
     re.I,
 )
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{1,9}s?\b")
