@@ -19,11 +19,9 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
 
 from .answer import ScoredSentence, add_catalogue_recommendations, compose, prefer_statements, select
 from .catalogue import Catalogue
@@ -37,6 +35,9 @@ from .retrieval import Hit, QueryAnalysis
 from .settings import Settings
 from .text import QUESTION_NOISE, content_terms, words
 from .verify import CitationVerifier, names_in, opaque_ids
+
+if TYPE_CHECKING:  # LangChain is imported only by the LLM backends, when they talk to a model
+    from langchain_core.language_models.chat_models import BaseChatModel
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,8 @@ class LLMBackend:
         prompt = load_prompt("condense").render(
             history="\n".join(f"- {h}" for h in history), question=question
         )
+        from langchain_core.messages import HumanMessage
+
         try:
             reply = self.chat.invoke([HumanMessage(content=prompt)], config={"timeout": self.settings.llm_timeout_s})
             text = str(reply.content).strip().splitlines()[0] if str(reply.content).strip() else ""
@@ -180,6 +183,8 @@ class LLMBackend:
 
     # --- answers -----------------------------------------------------------------------------
     def messages(self, evidence: Evidence) -> tuple[list, dict[str, Hit]]:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
         hits = evidence.hits[: self.settings.llm_context_passages]
         ids = opaque_ids([h.passage.passage_id for h in hits], salt=evidence.standalone)
         blocks = []
