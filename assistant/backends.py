@@ -19,10 +19,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from typing import Protocol
-
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from typing import TYPE_CHECKING, Protocol
 
 from .catalogue import Catalogue
 from .compose import ExtractiveComposer
@@ -35,6 +32,9 @@ from .prompts import load_prompt
 from .settings import Settings
 from .text import QUESTION_NOISE, content_terms, words
 from .verify import CitationVerifier, names_in, opaque_ids
+
+if TYPE_CHECKING:  # LangChain is imported only by the LLM backends, when they talk to a model
+    from langchain_core.language_models.chat_models import BaseChatModel
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,8 @@ class LLMBackend:
         prompt = load_prompt("condense").render(
             history="\n".join(f"- {h}" for h in history), question=question
         )
+        from langchain_core.messages import HumanMessage
+
         try:
             reply = self.chat.invoke([HumanMessage(content=prompt)], config={"timeout": self.settings.llm_timeout_s})
             text = str(reply.content).strip().splitlines()[0] if str(reply.content).strip() else ""
@@ -139,6 +141,8 @@ class LLMBackend:
 
     # --- answers -----------------------------------------------------------------------------
     def messages(self, evidence: Evidence) -> tuple[list, dict[str, Hit]]:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
         hits = evidence.hits[: self.settings.llm_context_passages]
         ids = opaque_ids([h.passage.passage_id for h in hits], salt=evidence.standalone)
         blocks = []

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import AssistantError
+from .errors import AssistantError, IndexError_
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -83,13 +83,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     from .index import IndexManager
 
-    manager = IndexManager(_settings(args))
+    from .embeddings import prepare_encoder
+
+    settings = _settings(args)
+    manager = IndexManager(settings)
     if args.status:
         print(json.dumps(manager.status(), indent=2))
         return 0
+    encoder = prepare_encoder(settings)  # hashes the ONNX encoder's files, exports it again if needed
     state = manager.build(progress=True, force=args.rebuild)
     manager.load()
-    print(f"index ready: generation {state['generation']}, {state['passages']} passages, built in {state.get('build_seconds', 0)} s")
+    store = manager.check_store(state)
+    if not store["ok"]:
+        raise IndexError_(
+            f"Chroma does not hold this index ({store.get('problem') or str(store.get('count')) + ' passages of ' + str(store['expected'])}). "
+            "Run `policy-assistant index --rebuild`."
+        )
+    print(f"index ready: generation {state['generation']}, {state['passages']} passages, built in {state.get('build_seconds', 0)} s; "
+          f"encoder: {encoder['backend']} ({encoder['model']})")
     return 0
 
 

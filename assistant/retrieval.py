@@ -1,6 +1,7 @@
-"""Hybrid retrieval: dense (Chroma) + BM25 (bm25s), fused by reciprocal rank, with
-report-name detection, recommendation-aware boosts, metadata filters and per-report diversity.
-``PolicyRetriever`` exposes it as a LangChain ``BaseRetriever``."""
+"""Hybrid retrieval: dense (cosine over the passage vectors; a Chroma server when one is set) +
+BM25 (bm25s), fused by reciprocal rank, with report-name detection, recommendation-aware boosts,
+metadata filters and per-report diversity. ``PolicyRetriever`` (in :mod:`assistant.retriever`,
+importable from here) exposes it as a LangChain ``BaseRetriever``; LangChain is loaded only then."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ import re
 from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
 
 from .index import LoadedIndex
 from .models import ReportMeta
@@ -53,15 +51,15 @@ class HybridSearch:
             return []
         qvec = query_vector if query_vector is not None else self.index.embedder.embed_query(query)
 
-        # dense: Chroma, filtered in the query (by passage id when the catalogue tags filter)
-        where = self._where(sources, filters.section_kinds)
+        # dense: the allowed passages nearest by cosine (for a Chroma server, filtered in its query:
+        # by metadata, and by passage id when the catalogue tags filter)
         n_dense = min(s.dense_candidates, int(allowed.sum()))
-        ids = [self.index.passages[i].passage_id for i in np.flatnonzero(allowed)] if tagged else None
-        res = self.index.collection.query(
-            query_embeddings=[qvec.tolist()], n_results=n_dense, where=where, ids=ids, include=["distances"]
-        )
-        dense_ids = res["ids"][0]
-        dense_rank = {self.index.by_id[pid]: r for r, pid in enumerate(dense_ids) if pid in self.index.by_id}
+        where = ids = None
+        if self.settings.chroma_host:
+            where = self._where(sources, filters.section_kinds)
+            ids = [self.index.passages[i].passage_id for i in np.flatnonzero(allowed)] if tagged else None
+        dense = self.index.dense_search(qvec, n_dense, allowed, where=where, ids=ids)
+        dense_rank = {i: r for r, i in enumerate(dense)}
 
         # lexical: BM25 over all passages, filtered afterwards
         terms = content_terms(analysis.focus or query)
@@ -147,30 +145,10 @@ class HybridSearch:
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-class PolicyRetriever(BaseRetriever):
-    """LangChain retriever over the hybrid search; documents carry the passage metadata."""
+def __getattr__(name: str):
+    # PolicyRetriever subclasses LangChain's BaseRetriever: import LangChain only when it is asked for
+    if name == "PolicyRetriever":
+        from .retriever import PolicyRetriever
 
-    search: Any
-    k: int = 8
-    sources: list[str] | None = None
-    section_kinds: list[str] | None = None
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        hits = self.search.search(query, k=self.k, filters=RetrievalFilters(self.sources, self.section_kinds))
-        return [
-            Document(
-                page_content=h.passage.text,
-                id=h.passage.passage_id,
-                metadata={
-                    "passage_id": h.passage.passage_id,
-                    "source": h.passage.source,
-                    "title": h.passage.title,
-                    "section": h.passage.section,
-                    "section_kind": h.passage.section_kind,
-                    "start_line": h.passage.start_line,
-                    "end_line": h.passage.end_line,
-                    "score": h.score,
-                },
-            )
-            for h in hits
-        ]
+        return PolicyRetriever
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -147,6 +147,22 @@ class Settings(BaseSettings):
             "Changing it rebuilds the index."
         ),
     )
+    embedding_backend: Literal["onnx", "sentence-transformers"] = Field(
+        "onnx",
+        description=(
+            "Encoder that runs the embedding model. 'onnx' (default): ONNX Runtime, no torch; the ONNX file is "
+            "exported once from the model's weights into data_dir/models. 'sentence-transformers': the reference "
+            "implementation (needs the `.[torch]` extra). Both give the same vectors, so switching keeps the index."
+        ),
+    )
+    embedding_threads: int | None = Field(
+        None,
+        description=(
+            "CPU threads the encoder may use for one call (0: the backend's default, all cores). Unset: the default "
+            "for the command line and index builds, 1 in the web chat (`serve`), where the parallelism comes from "
+            "answering several questions at once."
+        ),
+    )
     embedding_batch_size: int = Field(32, description="Batch size when embedding passages.")
     chroma_host: str | None = Field(
         None, description="Host of a Chroma server. Unset: an embedded PersistentClient under data_dir."
@@ -253,13 +269,6 @@ class Settings(BaseSettings):
     )
     source_context_lines: int = Field(
         15, description="Lines of the report shown before and after a cited span under 'Show the surrounding text'."
-    )
-    web_torch_threads: int | None = Field(
-        1,
-        description=(
-            "CPU threads torch may use for one question in the web server (`serve`). 1 is fastest under concurrent "
-            "load: the parallelism comes from answering several questions at once. Unset: torch's default."
-        ),
     )
 
 

@@ -35,11 +35,11 @@ BASELINE_VERSION = "1"  # bump when the chunk metadata changes
 
 
 class LocalEmbeddings(Embeddings):
-    """LangChain ``Embeddings`` over the assistant's offline sentence-transformers model, so that
-    Chroma never falls back to its default embedding function (which downloads a model)."""
+    """LangChain ``Embeddings`` over the assistant's own offline encoder, so that Chroma never
+    falls back to its default embedding function (which downloads a model)."""
 
-    def __init__(self, model_name: str, batch_size: int = 32):
-        self.embedder = get_embedder(model_name, batch_size)
+    def __init__(self, settings: Settings):
+        self.embedder = get_embedder(settings)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.embedder.embed(list(texts)).tolist()
@@ -108,7 +108,7 @@ class BaselineRAG:
         from langchain_chroma import Chroma
 
         self.settings = settings or get_settings()
-        self.embeddings = LocalEmbeddings(self.settings.embedding_model, self.settings.embedding_batch_size)
+        self.embeddings = LocalEmbeddings(self.settings)
         reports = load_reports(self.settings)
         self.key = index_key(self.settings, reports)
         self.collection_name = COLLECTION_PREFIX + self.key[:24]

@@ -569,11 +569,8 @@ def serve(
     elif facilitator_passcode:
         print("note: --facilitator-passcode only matters with --workshop", file=sys.stderr)
 
-    threads = settings.web_torch_threads
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))  # concurrent questions, one core each: no spin-waiting thread pools
+    if settings.embedding_threads is None:  # concurrent questions, one core each: no spin-waiting thread pools
+        settings = settings.model_copy(update={"embedding_threads": 1})
     assistant = Assistant(settings, progress=True)
     store = FeedbackStore(feedback_path(settings))
     app = build_app(assistant, workshop=ws, store=store)
