@@ -119,7 +119,7 @@ def test_chat_answers_with_chips_and_a_source_panel(assistant, store):
         assert any("▌" in o[0][-1]["content"] for o in outputs[1:-1]), "the answer streams in"
     chat, session, box, panel, ctx, ctx_btn = outputs[-1]
     turn = session["turns"][0]
-    assert turn["answer"]["citations"] and "](#pa-c-0-1)" in chat[-1]["content"]
+    assert turn["answer"]["citations"] and '](#pa-c-0-1 "Source 1: ' in chat[-1]["content"], "chips carry their label"
     assert "<mark>" in panel and "pa-selected" in panel
     assert session["open"] == [0, turn["answer"]["citations"][0]["n"]]
     # a follow-up carries the history
