@@ -187,9 +187,9 @@ class WebChat:
                         submit_btn=False,
                     )
                     with gr.Row():
-                        self.send = gr.Button("Ask", variant="primary", elem_id="pa-ask")
-                        self.new = gr.Button("New conversation", elem_id="pa-new")
-                        self.export = gr.Button("Export as Markdown", elem_id="pa-export")
+                        self.send = gr.Button("Ask", variant="primary", elem_id="pa-ask", min_width=120)
+                        self.new = gr.Button("New conversation", elem_id="pa-new", min_width=120)
+                        self.export = gr.Button("Export as Markdown", elem_id="pa-export", min_width=120)
                     self.export_file = gr.File(label="Conversation (Markdown)", visible=False, elem_id="pa-export-file")
                     with gr.Row(visible=False, elem_id="pa-feedback-row") as self.fb_row:
                         self.fb_comment = gr.Textbox(label="Add a comment (optional)", max_lines=3, max_length=MAX_COMMENT_CHARS, scale=4, elem_id="pa-comment")
@@ -272,6 +272,7 @@ class WebChat:
                         sanitize_html=True,
                         allow_tags=False,
                         elem_id="pa-fac-chat",
+                        buttons=["copy"],
                         placeholder="Choose a conversation above: its questions, answers and citations appear here.",
                     )
                 with gr.Column(scale=2, min_width=280, elem_id="pa-fac-col", elem_classes=["pa-drawer"]):
@@ -632,7 +633,7 @@ class WebChat:
         t, n = int(m.group(1)), int(m.group(2))
         if t >= len(turns):
             return "<p class='pa-empty'>That answer is not in the conversation.</p>"
-        return render.single_source(self.assistant, turns[t].answer_json, n, t)
+        return render.single_source(self.assistant, turns[t].answer_json, n, t, prefix="f")
 
     def facilitator_export(self, request: gr.Request = None):
         if not self._facilitator(request):

@@ -228,7 +228,7 @@ def sources_panel(assistant, answer: dict, turn: int, selected: int | None = Non
     return "".join(citation_card(assistant, c, segs.get(c["n"], []), selected=c["n"] == selected) for c in ordered)
 
 
-def single_source(assistant, answer: dict, n: int, turn: int) -> str:
+def single_source(assistant, answer: dict, n: int, turn: int, prefix: str = "c") -> str:
     """One cited passage (the chip's), framed, with its highlighted sentences."""
     for c in answer.get("citations") or []:
         if int(c["n"]) == int(n):
@@ -238,7 +238,8 @@ def single_source(assistant, answer: dict, n: int, turn: int) -> str:
                 f"<h3 class='pa-focus pa-sr-only' tabindex='-1'>Source {int(n)}: {esc(cite or title)}, {esc(c.get('section') or 'no section')}</h3>"
                 f"<p class='pa-meta'>Answer {turn + 1}, citation [{int(n)}] — question: “{esc(answer.get('question', ''))}”</p>"
             )
-            return f"<div class='pa-opened' data-at='{time.time_ns()}'>" + head + citation_card(assistant, c, segs, selected=True) + "</div>"
+            opened = f"<div class='pa-opened' data-key='{esc(prefix)}-{int(turn)}-{int(n)}' data-at='{time.time_ns()}'>"
+            return opened + head + citation_card(assistant, c, segs, selected=True) + "</div>"
     return "<p class='pa-empty'>That citation is no longer available (new conversation?).</p>"
 
 
@@ -326,7 +327,7 @@ def record_card(assistant, rec: CatalogueRecord) -> str:
     )
     card = citation_card(assistant, citation, [statement] if statement else [], selected=True)
     focus = f"<h3 class='pa-focus pa-sr-only' tabindex='-1'>{esc(rec.kind.capitalize())}: {esc(rec.summary)}</h3>"
-    return f"<div class='pa-opened' data-at='{time.time_ns()}'>" + focus + head + card.replace("<span class='pa-num'>[1]</span> ", "") + "</div>"
+    return f"<div class='pa-opened' data-key='r-{esc(rec.id)}' data-at='{time.time_ns()}'>" + focus + head + card.replace("<span class='pa-num'>[1]</span> ", "") + "</div>"
 
 
 # --------------------------------------------------------------------------- about the sources

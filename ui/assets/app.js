@@ -26,15 +26,23 @@ if (!document.getElementById('pa-style')) {
 const narrow = () => window.matchMedia('(max-width: 1023px)').matches;
 
 watch('value', () => {
-  if (!pa.pending[prefix]) return;
-  pa.pending[prefix] = 0;
+  // act only on the content the click asked for (not, say, an answer's panel arriving meanwhile)
+  const key = pa.pending[prefix];
+  if (!key) return;
+  const opened = [...element.querySelectorAll('.pa-opened')].some((e) => e.dataset.key === key);
+  const missing = element.querySelector('.pa-empty');
+  if (!opened && !missing) return;
+  pa.pending[prefix] = null;
   const drawer = element.closest('.pa-drawer');
   if (drawer && narrow()) drawer.classList.add('pa-open');
-  const target = element.querySelector('.pa-focus') || element;
-  if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
-  target.focus();
-  const card = element.querySelector('.pa-card.pa-selected');
-  if (card && !narrow()) card.scrollIntoView({ block: 'nearest' });
+  // after the panel's new content is in the document
+  setTimeout(() => {
+    const target = element.querySelector('.pa-focus') || element;
+    if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+    target.focus({ preventScroll: narrow() });
+    const card = element.querySelector('.pa-card.pa-selected');
+    if (card && !narrow()) card.scrollIntoView({ block: 'nearest' });
+  }, 30);
 });
 
 if (!pa.installed) {
@@ -57,8 +65,7 @@ if (!pa.installed) {
       ev.preventDefault();
       ev.stopPropagation();
       pa.lastChip = a;
-      pa.pending[key.charAt(0)] = Date.now();
-      setTimeout(() => { if (Date.now() - (pa.pending[key.charAt(0)] || 0) >= 15000) pa.pending[key.charAt(0)] = 0; }, 15000);
+      pa.pending[key.charAt(0)] = key;
       open(key);
     },
     true
