@@ -433,7 +433,7 @@ def facilitator_questions(turns, limit: int = 200) -> str:
     rows = []
     for t in list(reversed(turns))[:limit]:
         outcome = "declined" if t.refused else f"{len(t.answer_json.get('citations', []))} citation(s)"
-        gist = " ".join((t.answer or "").split())
+        gist = " ".join(re.sub(r"[*_#>`]|\[\d{1,3}\]", "", t.answer or "").split())
         gist = gist if len(gist) <= 160 else gist[:159] + "…"
         rows.append(
             f"<tr><td>{_clock(t.created)}</td><td>{esc(t.participant or '')}</td><td>{esc(t.question)}</td>"

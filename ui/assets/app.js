@@ -25,17 +25,16 @@ if (!document.getElementById('pa-style')) {
 
 const narrow = () => window.matchMedia('(max-width: 1023px)').matches;
 
-watch('value', () => {
-  // act only on the content the click asked for (not, say, an answer's panel arriving meanwhile)
+// Show the passage the click asked for once it is in the panel (not, say, an answer's panel
+// arriving meanwhile): open the drawer on a narrow screen, move focus to it.
+const settle = () => {
   const key = pa.pending[prefix];
-  if (!key) return;
+  if (!key) return true;
   const opened = [...element.querySelectorAll('.pa-opened')].some((e) => e.dataset.key === key);
-  const missing = element.querySelector('.pa-empty');
-  if (!opened && !missing) return;
+  if (!opened && !element.querySelector('.pa-empty')) return false;
   pa.pending[prefix] = null;
   const drawer = element.closest('.pa-drawer');
   if (drawer && narrow()) drawer.classList.add('pa-open');
-  // after the panel's new content is in the document
   setTimeout(() => {
     const target = element.querySelector('.pa-focus') || element;
     if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
@@ -43,7 +42,15 @@ watch('value', () => {
     const card = element.querySelector('.pa-card.pa-selected');
     if (card && !narrow()) card.scrollIntoView({ block: 'nearest' });
   }, 30);
-});
+  return true;
+};
+watch('value', settle);
+pa.settlers = pa.settlers || {};
+pa.settlers[prefix] = () => {
+  // also poll, in case the re-render and the watch callback cross
+  let tries = 0;
+  const timer = setInterval(() => { if (settle() || ++tries > 300) clearInterval(timer); }, 100);
+};
 
 if (!pa.installed) {
   pa.installed = true;
@@ -67,6 +74,7 @@ if (!pa.installed) {
       pa.lastChip = a;
       pa.pending[key.charAt(0)] = key;
       open(key);
+      if (pa.settlers && pa.settlers[key.charAt(0)]) pa.settlers[key.charAt(0)]();
     },
     true
   );
