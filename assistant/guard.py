@@ -25,6 +25,16 @@ _OPINION = re.compile(
 )
 
 
+def _has_word(text: str) -> bool:
+    """Some word of two or more letters, in any script (Latin, Arabic, Greek, Cyrillic, CJK, ...);
+    the combining marks inside a word (Arabic vowel signs, Devanagari matras) do not split it."""
+    for token in text.split():
+        letters = sum(1 for ch in token if ch.isalpha())
+        if letters >= 2 or (letters == 1 and unicodedata.east_asian_width(next(c for c in token if c.isalpha())) == "W"):
+            return True
+    return False
+
+
 def clean_question(question: str | None, max_chars: int, what: str = "the question") -> str:
     """Normalise a question or raise InputError with a message for the user. ``what`` names the
     text in the message ("an earlier question in the history")."""
@@ -40,7 +50,7 @@ def clean_question(question: str | None, max_chars: int, what: str = "the questi
             f"{what} is too long ({len(q):,} characters; the limit is {max_chars:,}). "
             "Ask one question at a time, in a sentence or two."
         )
-    if not re.search(r"[A-Za-zÀ-ÿ]{2,}", q):
+    if not _has_word(q):
         raise InputError(f"{what} has no words in it: type a question about the reports")
     return q
 

@@ -7,7 +7,9 @@ Skipped (with the reason) only when /usr/bin/chromium or the playwright package 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -30,6 +32,9 @@ ARGS = [
 QUESTION = "How can an origin-country municipality support the integration of its emigrants abroad?"
 CHIP = '#pa-chat a[href^="#pa-c-"]'
 TIMEOUT = 60_000
+AXE = REPO / "tests" / "vendor" / "axe-core" / "axe.min.js"  # axe-core 4.14.1 (MPL-2.0), vendored
+PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 768, "height": 1024}
 
 pytestmark = pytest.mark.slow
 
@@ -72,8 +77,8 @@ def workshop_web(assistant, tmp_path_factory):
     app.close()
 
 
-def new_page(browser, **kw):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True, **kw)
+def new_page(browser, viewport=None, **kw):
+    context = browser.new_context(viewport=viewport or {"width": 1400, "height": 1000}, accept_downloads=True, **kw)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT)
     return page
@@ -97,6 +102,31 @@ def ask(page, question: str) -> None:
         }""",
         arg=before,
     )
+
+
+def axe_check(page, name: str) -> list[dict]:
+    """Run axe-core on the page as it is; keep its findings in the screenshots folder and fail on
+    any serious or critical violation (WCAG 2.2 AA rules and best practices)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations.map(v => (
+            {id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + '  in #' + ((document.querySelector(n.target[0]) || document.body).closest('[id]') || {}).id + '  ' + n.html.slice(0, 100))}))"""
+    )
+    (SHOTS / f"axe-{name}.json").write_text(json.dumps(found, indent=1), encoding="utf-8")
+    bad = [v for v in found if v["impact"] in ("serious", "critical")]
+    assert not bad, f"axe on {name}: " + json.dumps(bad, indent=1)
+    return found
+
+
+def in_viewport(page, selector: str) -> bool:
+    box = page.locator(selector).first.bounding_box()
+    vp = page.viewport_size
+    return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= vp["width"] + 1 and box["y"] < vp["height"] and box["height"] > 0
+
+
+def focus_inside(page, selector: str) -> bool:
+    return page.evaluate("(sel) => !!document.activeElement && !!document.activeElement.closest(sel)", selector)
 
 
 def login(page, url: str, name: str, passcode: str) -> None:
@@ -131,6 +161,20 @@ def test_ask_see_cited_answer_click_a_marker_see_the_passage(browser, web):
     assert marked[:40] in page.locator("#pa-chat").inner_text(), "the highlighted sentence is the one the answer cites"
     assert "lines" in card.inner_text() and ".txt" in card.inner_text()
     shot(page, "02-marker-opens-the-passage.png")
+
+    # a screen reader hears "Source 2: report, section", and the panel (a live region) gets focus
+    label = second.get_attribute("aria-label")
+    assert label and label.startswith(f"Source {n}: ") and ", " in label
+    assert page.locator('#pa-sources [role="region"][aria-live="polite"][aria-label="Sources"]').count() == 1, "a live region"
+    assert focus_inside(page, "#pa-sources")
+    # keyboard only: Tab to a chip, Enter opens it
+    first = chips.nth(0)
+    n1 = first.inner_text().strip("[] ")
+    first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#pa-sources >> text=Answer 1, citation [{n1}]")
+    page.wait_for_function("() => document.activeElement && document.activeElement.closest('#pa-sources')")
+    axe_check(page, "desktop-chat")
 
     page.click("#pa-context-btn")
     page.wait_for_selector("#pa-context .pa-context")
@@ -206,13 +250,17 @@ def test_practice_library_and_about_the_sources(browser, web, assistant):
         page.locator('#pa-library-list a[href^="#pa-r-"]').first.click()
         page.wait_for_selector("#pa-library-panel .pa-card mark")
         assert "002_5f0ffbab9fdb2741.txt" in page.locator("#pa-library-panel").inner_text()
+        page.wait_for_function("() => document.activeElement && document.activeElement.closest('#pa-library-panel')")
         shot(page, "06-practice-library-record-opens-its-passage.png")
+        axe_check(page, "desktop-library")
 
     page.get_by_role("tab", name="About the sources").click()
     page.wait_for_selector("#pa-about table")
     assert page.locator("#pa-about tbody tr").count() == len(assistant.reports)
     assert "OSCE/ODIHR 2017" in page.locator("#pa-about").inner_text()
+    assert "Hannes Schammann" in page.locator("#pa-about").inner_text(), "the EPC brief's fourth author"
     shot(page, "07-about-the-sources.png")
+    axe_check(page, "desktop-about")
     page.context.close()
 
 
@@ -230,10 +278,11 @@ def test_workshop_join_with_passcode_and_facilitator_sees_it_live(browser, works
     expect(amina.locator("#pa-hello")).to_contain_text("Signed in as Amina")
     assert amina.get_by_role("tab", name="Facilitator").count() == 0
     question = ws.scenarios[0].questions[0]
-    amina.locator("button", has_text=question[:40]).first.click()  # the scenario's example question
-    expect(amina.locator("#pa-question textarea")).to_have_value(question)
-    amina.click("#pa-ask")
+    button = amina.locator("button.pa-starter", has_text=question)  # the whole question is shown ...
+    assert button.count() == 1 and button.inner_text().strip() == question
+    button.click()  # ... and a click asks it
     amina.wait_for_selector(CHIP)
+    assert question in amina.locator('#pa-chat [data-testid="user"]').last.inner_text()
     shot(amina, "09-workshop-participant-answer.png")
 
     bram = new_page(browser)
@@ -264,5 +313,92 @@ def test_workshop_join_with_passcode_and_facilitator_sees_it_live(browser, works
     assert md.count("## Conversation") == 2 and "Amina" in md and "Bram" in md and "**Sources**" in md
     assert "Good start for our strategy" in md
     shutil.copy(dl.value.path(), SHOTS / "10-workshop-transcripts.md")
+
+    # the facilitator opens Amina's conversation: her answer with its citations, and a chip opens its passage
+    fac.get_by_label("Open a participant's conversation").click()
+    fac.get_by_role("option", name=re.compile(r"^Amina — ")).click()
+    fac.wait_for_selector('#pa-fac-chat a[href^="#pa-f-0-"]')
+    amina_answer = amina.locator('#pa-chat [data-testid="bot"]').last.inner_text()
+    assert amina_answer[:60] in fac.locator("#pa-fac-chat").inner_text()
+    assert question in fac.locator("#pa-fac-chat").inner_text()
+    assert fac.locator("#pa-fac-sources .pa-card").count() >= 1
+    chip = fac.locator('#pa-fac-chat a[href^="#pa-f-0-"]').nth(1)
+    k = chip.inner_text().strip("[] ")
+    chip.click()
+    fac.wait_for_selector(f"#pa-fac-sources >> text=Answer 1, citation [{k}]")
+    assert fac.locator("#pa-fac-sources .pa-card.pa-selected mark").count() >= 1
+    # live: Amina's next answer appears in the facilitator's view without a click
+    follow = ws.scenarios[0].questions[1]
+    ask(amina, follow)
+    fac.wait_for_selector(f"#pa-fac-chat >> text={follow[:50]}", timeout=20_000)
+    fac.wait_for_selector('#pa-fac-chat a[href^="#pa-f-1-"]')
+    shot(fac, "11-facilitator-reads-a-participants-conversation.png")
+    axe_check(fac, "desktop-facilitator")
+
+    # Amina reloads the page: her conversation (both answers, with chips) is back; Bram's is not there
+    chips_before = amina.locator(CHIP).count()
+    amina.reload()
+    amina.wait_for_selector('#pa-chat a[href^="#pa-c-1-"]')
+    assert amina.locator(CHIP).count() == chips_before
+    text = amina.locator("#pa-chat").inner_text()
+    assert question in text and follow in text and ws.scenarios[1].questions[0] not in text
+    amina.locator(CHIP).first.click()
+    amina.wait_for_selector("#pa-sources >> text=Answer 1, citation")
+    shot(amina, "12-participant-conversation-after-reload.png")
+    # a new conversation is not restored with the old one
+    amina.click("#pa-new")
+    expect(amina.locator(CHIP)).to_have_count(0)
+    amina.reload()
+    amina.wait_for_selector("#pa-question textarea")
+    amina.wait_for_timeout(1500)
+    assert amina.locator(CHIP).count() == 0
     for p in (amina, bram, fac):
         p.context.close()
+
+
+@pytest.mark.parametrize("size", [PHONE, TABLET], ids=["phone-390x844", "tablet-768x1024"])
+def test_narrow_screens_chip_tap_shows_the_passage_where_the_user_is(browser, web, size):
+    url, _ = web
+    tag = f"{size['width']}x{size['height']}"
+    page = new_page(browser, viewport=size, has_touch=True)
+    page.goto(url)
+    page.wait_for_selector("#pa-question textarea")
+    # the empty chat is compact: the question box is on the first screen
+    assert page.locator("#pa-chat").bounding_box()["height"] < 300
+    assert in_viewport(page, "#pa-question textarea")
+    starter = page.locator("button.pa-starter").first
+    assert starter.inner_text().strip() == QUESTION, "the whole starter question is shown"
+    shot(page, f"20-{tag}-start.png")
+    starter.click()  # asks at once
+    page.wait_for_selector(CHIP)
+    page.wait_for_function("() => !document.querySelector('#pa-chat').innerText.includes('Searching the reports') && !document.querySelector('#pa-chat').innerText.includes('▌')")
+    page.wait_for_selector("#pa-sources .pa-card", state="attached")
+    assert not in_viewport(page, "#pa-sources .pa-card"), "the sources wait in the drawer, out of the way"
+    axe_check(page, f"{tag}-chat")
+    chip = page.locator(CHIP).nth(1)
+    n = chip.inner_text().strip("[] ")
+    chip.scroll_into_view_if_needed()
+    chip.tap()  # a finger, not a mouse
+    page.wait_for_selector(f"#pa-sources >> text=Answer 1, citation [{n}]")
+    page.wait_for_function("() => document.activeElement && document.activeElement.closest('#pa-sources')")
+    page.wait_for_timeout(300)  # the drawer's slide-in
+    assert in_viewport(page, "#pa-sources .pa-card.pa-selected"), "the passage is on the screen"
+    assert in_viewport(page, "#pa-sources .pa-card.pa-selected mark")
+    page.screenshot(path=str(SHOTS / f"21-{tag}-chip-opens-the-passage.png"))
+    axe_check(page, f"{tag}-chat-drawer")
+    page.keyboard.press("Escape")  # closes the drawer and returns to the chip
+    page.wait_for_function("() => !document.querySelector('.pa-drawer.pa-open')")
+    assert page.evaluate("document.activeElement && document.activeElement.getAttribute('href') || ''").endswith(f"-{n}")
+    # the About table scrolls sideways instead of being clipped
+    page.get_by_role("tab", name="About the sources").click()
+    page.wait_for_selector("#pa-about table")
+    scroller = page.locator("#pa-about .pa-scroll")
+    dims = scroller.evaluate("e => [e.scrollWidth, e.clientWidth, getComputedStyle(e).overflowX, e.tabIndex]")
+    assert dims[2] == "auto" and dims[3] == 0
+    assert page.locator("#pa-about").bounding_box()["width"] <= size["width"]
+    if dims[0] > dims[1]:
+        scroller.evaluate("e => e.scrollLeft = e.scrollWidth")
+        assert in_viewport(page, "#pa-about th:last-child")
+    page.screenshot(path=str(SHOTS / f"22-{tag}-about-table-scrolls.png"))
+    axe_check(page, f"{tag}-about")
+    page.context.close()

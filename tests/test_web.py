@@ -119,7 +119,7 @@ def test_chat_answers_with_chips_and_a_source_panel(assistant, store):
         assert any("▌" in o[0][-1]["content"] for o in outputs[1:-1]), "the answer streams in"
     chat, session, box, panel, ctx, ctx_btn = outputs[-1]
     turn = session["turns"][0]
-    assert turn["answer"]["citations"] and "](#pa-c-0-1)" in chat[-1]["content"]
+    assert turn["answer"]["citations"] and '](#pa-c-0-1 "Source 1: ' in chat[-1]["content"], "chips carry their label"
     assert "<mark>" in panel and "pa-selected" in panel
     assert session["open"] == [0, turn["answer"]["citations"][0]["n"]]
     # a follow-up carries the history
@@ -330,3 +330,62 @@ def test_loopback_is_the_default(settings):
 
     assert settings.host == "127.0.0.1" and _is_loopback(settings.host)
     assert not _is_loopback("0.0.0.0") and _is_loopback("localhost") and _is_loopback("::1")
+
+
+def test_filters_are_shown_above_the_answer_and_in_the_export(assistant, store):
+    from ui.app import build_app
+    from ui.render import export_markdown
+
+    app = build_app(assistant, store=store)
+    respond = handler(app, "respond")
+    chat, session, *_ = last(respond("What should be done about funding?", [], None, ["004_e378ebee438f39d1.txt"], ["eu"], ["funding"]))
+    msg = chat[-1]["content"]
+    assert msg.startswith("> 🔎 Filters limited the search — reports: EPC 2020; levels: ") and "themes: " in msg
+    md = export_markdown(session["turns"], assistant)
+    assert "_Filters limited the search — reports: EPC 2020; levels: " in md
+    chat, session, *_ = last(respond("What should be done about funding?", [], None, [], [], []))
+    assert "Filters limited" not in chat[-1]["content"], "no note without filters"
+    label = handler(app, "filters_label")(["004_e378ebee438f39d1.txt"], [], [])
+    assert "1 active" in label.label and "EPC 2020" in label.label
+
+
+def test_a_question_not_in_english_is_answered_in_its_language_and_stays_in_the_box(assistant, store, server):
+    import gradio as gr
+    from gradio_client import Client
+
+    from ui.app import build_app
+
+    respond = handler(build_app(assistant, store=store), "respond")
+    q = "Qu'est-ce que le jumelage de villes ?"
+    chat, session, box, panel, ctx, ctx_btn = last(respond(q, [], None))
+    assert "Les rapports de cette base sont rédigés en anglais" in chat[-1]["content"] and "town twinning" in chat[-1]["content"]
+    assert box == gr.skip(), "the question stays in the box, to be asked again in English"
+    assert session["history"] == [] and session["turns"][0]["answer"]["refusal_reason"] == "language"
+    chat, session, box, *_ = last(respond("كيف يمكن للبلديات دعم اندماج المهاجرين؟", chat, session))
+    assert "باللغة الإنجليزية" in chat[-1]["content"] and "no words" not in chat[-1]["content"]
+    # the /ask API says the same
+    data = Client(server[1], verbose=False).predict(q, [], api_name="/ask")
+    assert data["refused"] is True and data["refusal_reason"] == "language" and "anglais" in data["answer"]
+
+
+def test_a_conversation_is_restored_only_for_its_participant(assistant, store):
+    from test_workshop import req
+
+    from ui.app import build_app
+    from ui.workshop import load_workshop
+    from conftest import REPO
+
+    ws = load_workshop("funding-across-levels", REPO / "knowledge_base" / "workshops")
+    app = build_app(assistant, workshop=ws, store=store)
+    respond, restore = handler(app, "respond"), handler(app, "restore")
+    chat0, session0, panel0, sid = restore(None, None, request=req("Amina", "tab1"))
+    assert len(sid) == 32 and chat0 is not None
+    q = ws.scenarios[0].questions[0]
+    chat, session, *_ = last(respond(q, [], session0, [], [], [], sid, request=req("Amina", "tab1")))
+    # a reload: a new Gradio session, the same browser (sid): the conversation comes back with chips and sources
+    chat2, session2, panel2, sid2 = restore(sid, None, request=req("Amina", "tab2"))
+    assert sid2 == sid and chat2 == chat and session2["history"] == [q] and "pa-card" in panel2
+    # another participant who got hold of the id sees nothing of it
+    chat3, session3, panel3, sid3 = restore(sid, None, request=req("Bram", "tab3"))
+    assert session3["turns"] == [] and not isinstance(chat3, list)
+    assert store.conversation(ws.name, "Bram", sid) == [] and len(store.conversation(ws.name, "Amina", sid)) == 1

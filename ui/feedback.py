@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS turns (
     answer_json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS turns_workshop ON turns (workshop, created);
+CREATE INDEX IF NOT EXISTS turns_session ON turns (session, created);
 CREATE TABLE IF NOT EXISTS feedback (
     answer_id   TEXT PRIMARY KEY,
     created     REAL NOT NULL,
@@ -193,6 +194,19 @@ class FeedbackStore:
         with self._connect() as con:
             row = con.execute("SELECT * FROM feedback WHERE answer_id = ?", (answer_id,)).fetchone()
         return Feedback(*row) if row else None
+
+    def conversation(self, workshop: str | None, participant: str | None, session: str) -> list[Turn]:
+        """One conversation's turns, oldest first: those of this session *and* this participant
+        (the logged-in user), so that knowing another browser's session id shows nothing."""
+        if not session:
+            return []
+        sql = "SELECT * FROM turns WHERE session = ? AND " + ("workshop = ?" if workshop else "workshop IS NULL")
+        args: list = [session] + ([workshop] if workshop else [])
+        sql += " AND participant = ?" if participant else " AND participant IS NULL"
+        args += [participant] if participant else []
+        with self._connect() as con:
+            rows = con.execute(sql + " ORDER BY created", args).fetchall()
+        return [Turn(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), json.loads(r[8])) for r in rows]
 
     def transcripts(self, workshop: str | None = None) -> dict[tuple[str, str], list[Turn]]:
         """Every conversation: (participant, session) -> its turns, oldest first, conversations in

@@ -34,37 +34,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#|~$!])")
 _MD_LINE_START = re.compile(r"^(\s*)([-+>]|\d+[.)])")
 _WORD = re.compile(r"[a-z0-9à-ÿ]+")
 
-CSS = """
-.pa-chip, a[href^="#pa-c-"], a[href^="#pa-r-"] {
-  display: inline-block; padding: 0 .4em; margin: 0 .1em; border-radius: .8em;
-  background: #e0ecff; color: #1a4fa0 !important; font-size: .85em; font-weight: 600;
-  text-decoration: none !important; line-height: 1.5; cursor: pointer; border: 1px solid #b7cdf5;
-}
-a[href^="#pa-c-"]:hover, a[href^="#pa-r-"]:hover { background: #c7dbff; }
-.pa-card { border: 1px solid #d8dee8; border-radius: 8px; padding: .6em .8em; margin: 0 0 .8em 0; background: #fff; color: #1f2937; }
-.pa-card.pa-selected { border: 2px solid #1a4fa0; box-shadow: 0 0 0 3px #e0ecff; }
-.pa-card h4 { margin: 0 0 .2em 0; font-size: 1em; }
-.pa-meta { color: #4b5563; font-size: .85em; margin-bottom: .4em; }
-.pa-meta code { font-size: .95em; }
-.pa-passage { margin: 0; padding: .4em .6em; border-left: 3px solid #b7cdf5; background: #f8fafc; font-size: .92em; line-height: 1.45; }
-.pa-passage mark { background: #fff1a8; padding: 0 .1em; }
-.pa-num { color: #1a4fa0; font-weight: 700; }
-.pa-empty { color: #6b7280; font-style: italic; }
-.pa-context { font-family: ui-monospace, monospace; font-size: .8em; white-space: pre-wrap; background: #f8fafc; border: 1px solid #e5e7eb; border-radius: 6px; padding: .4em; max-height: 420px; overflow: auto; color: #1f2937; }
-.pa-line { display: block; }
-.pa-line .pa-ln { color: #9ca3af; display: inline-block; width: 3.5em; user-select: none; }
-.pa-line.pa-in { background: #fff7cc; }
-.pa-records { list-style: none; padding: 0; margin: 0; }
-.pa-records li { border-bottom: 1px solid #eef0f3; padding: .45em 0; color: #1f2937; }
-.pa-badge { display: inline-block; font-size: .75em; padding: 0 .45em; border-radius: .6em; margin-right: .3em; }
-.pa-badge.practice { background: #dcfce7; color: #166534; }
-.pa-badge.recommendation { background: #fde68a; color: #854d0e; }
-.pa-tags { color: #4b5563; font-size: .8em; }
-.pa-table { border-collapse: collapse; width: 100%; font-size: .9em; }
-.pa-table th, .pa-table td { border-bottom: 1px solid #e5e7eb; padding: .35em .5em; text-align: left; vertical-align: top; color: #1f2937; }
-.pa-table th { background: #f3f4f6; }
-.pa-vote-up { color: #166534; } .pa-vote-down { color: #991b1b; }
-"""
+ASSETS = Path(__file__).resolve().parent / "assets"
+CSS = (ASSETS / "app.css").read_text(encoding="utf-8")
+PAGE_JS = (ASSETS / "app.js").read_text(encoding="utf-8")
 
 EMPTY_PANEL = "<p class='pa-empty'>Ask a question: the passages it cites appear here. Click a [n] marker in an answer to open its passage.</p>"
 
@@ -87,27 +59,71 @@ def user_message(text: str) -> str:
     return _MD_LINE_START.sub(lead, text)
 
 
-def chipify(answer_md: str, turn: int, numbers: Iterable[int]) -> str:
-    """Turn the [n] markers of one answer into chips (links the click handler intercepts)."""
+def _label_text(text: str) -> str:
+    """A chip's label as a Markdown link title: no quotes, brackets or backslashes."""
+    text = str(text or "").replace(" > ", " › ")
+    return " ".join(re.sub(r'["\\()\[\]<>]', " ", text).split())
+
+
+def chip_labels(assistant, answer: dict) -> dict[int, str]:
+    """'Source 1: Bilgili & Agimi 2015, Section > Subsection' for each citation of an answer."""
+    out = {}
+    for c in answer.get("citations") or []:
+        meta = assistant.report(c["source"]) if assistant is not None else None
+        report = (meta.short_citation if meta and meta.short_citation else "") or c.get("title") or c["source"]
+        section = c.get("section") or "no section"
+        out[int(c["n"])] = _label_text(f"Source {int(c['n'])}: {report}, {section}")
+    return out
+
+
+def chipify(answer_md: str, turn: int, numbers: Iterable[int], labels: dict[int, str] | None = None, prefix: str = "c") -> str:
+    """Turn the [n] markers of one answer into chips (links the click handler intercepts). A
+    chip's title is its label ("Source 1: report, section"); the page's script makes it the
+    link's accessible name, so a screen reader says more than "link 1"."""
     known = set(numbers)
+    labels = labels or {}
 
     def sub(m: re.Match) -> str:
         n = int(m.group(1))
-        return f"[\\[{n}\\]]({CHIP_PREFIX}{turn}-{n})" if n in known else m.group(0)
+        if n not in known:
+            return m.group(0)
+        title = f' "{_label_text(labels[n])}"' if labels.get(n) else ""
+        return f"[\\[{n}\\]](#pa-{prefix}-{turn}-{n}{title})"
 
     return _MARKER.sub(sub, answer_md)
 
 
-def answer_message(answer: dict, turn: int) -> str:
-    """The assistant's chat message: the answer with chips, then the notice and verifier note."""
+def filters_note(filters: dict[str, list[str]] | None) -> str:
+    """One sentence naming the filters that limited retrieval ('' when none did)."""
+    parts = [f"{k}: {', '.join(v)}" for k, v in (filters or {}).items() if v]
+    return ("Filters limited the search — " + "; ".join(parts) + ".") if parts else ""
+
+
+def answer_message(answer: dict, turn: int, labels: dict[int, str] | None = None, prefix: str = "c") -> str:
+    """The assistant's chat message: the filters that limited the search (``answer['filters']``),
+    the notice, the answer with chips, then the verifier's note."""
     parts = []
+    note = filters_note(answer.get("filters"))
+    if note:
+        parts.append(f"> 🔎 {user_message(note)}\n")
     if answer.get("notice"):
         parts.append(f"> ℹ️ {user_message(answer['notice'])}\n")
-    parts.append(chipify(answer.get("answer", ""), turn, (c["n"] for c in answer.get("citations", []))))
+    parts.append(chipify(answer.get("answer", ""), turn, (c["n"] for c in answer.get("citations", [])), labels, prefix))
     removed = answer.get("removed_sentences") or []
     if removed:
         parts.append(f"\n\n_{len(removed)} sentence(s) without support in the cited passages were removed._")
     return "\n".join(parts)
+
+
+def conversation_messages(turns: list[dict], assistant=None, prefix: str = "c") -> list[dict]:
+    """Chat messages for stored turns ({'question', 'answer': Answer JSON}): a conversation
+    restored after a reload, or a participant's as the facilitator reads it."""
+    chat = []
+    for i, t in enumerate(turns):
+        a = t.get("answer") or {}
+        chat.append({"role": "user", "content": user_message(a.get("question") or t.get("question", ""))})
+        chat.append({"role": "assistant", "content": answer_message(a, i, chip_labels(assistant, a), prefix=prefix)})
+    return chat
 
 
 def cited_segments(answer_md: str) -> dict[int, list[str]]:
@@ -212,13 +228,18 @@ def sources_panel(assistant, answer: dict, turn: int, selected: int | None = Non
     return "".join(citation_card(assistant, c, segs.get(c["n"], []), selected=c["n"] == selected) for c in ordered)
 
 
-def single_source(assistant, answer: dict, n: int, turn: int) -> str:
+def single_source(assistant, answer: dict, n: int, turn: int, prefix: str = "c") -> str:
     """One cited passage (the chip's), framed, with its highlighted sentences."""
     for c in answer.get("citations") or []:
         if int(c["n"]) == int(n):
             segs = cited_segments(answer.get("answer", "")).get(int(n), [])
-            head = f"<p class='pa-meta'>Answer {turn + 1}, citation [{int(n)}] — question: “{esc(answer.get('question', ''))}”</p>"
-            return head + citation_card(assistant, c, segs, selected=True)
+            title, cite = _report_line(assistant, c["source"], c.get("title", ""))
+            head = (
+                f"<h3 class='pa-focus pa-sr-only' tabindex='-1'>Source {int(n)}: {esc(cite or title)}, {esc(c.get('section') or 'no section')}</h3>"
+                f"<p class='pa-meta'>Answer {turn + 1}, citation [{int(n)}] — question: “{esc(answer.get('question', ''))}”</p>"
+            )
+            opened = f"<div class='pa-opened' data-key='{esc(prefix)}-{int(turn)}-{int(n)}' data-at='{time.time_ns()}'>"
+            return opened + head + citation_card(assistant, c, segs, selected=True) + "</div>"
     return "<p class='pa-empty'>That citation is no longer available (new conversation?).</p>"
 
 
@@ -280,7 +301,7 @@ def record_list(records: list[CatalogueRecord], limit: int = 200, total: int | N
         items.append(
             f"<li><span class='pa-badge {esc(r.kind)}'>{esc(r.kind)}</span>"
             f"{esc(r.summary)} "
-            f"<a href='{RECORD_PREFIX}{esc(r.id)}' title='open the passage'>{esc(cite)}, lines "
+            f"<a href='{RECORD_PREFIX}{esc(r.id)}' title='Open the passage: {esc(cite)}, lines {r.start_line}–{r.end_line}'>{esc(cite)}, lines "
             f"{r.start_line}–{r.end_line}</a>"
             f"<div class='pa-tags'>{esc(where)}{' — ' if where and tags else ''}{esc(' · '.join(tags))}</div></li>"
         )
@@ -302,10 +323,11 @@ def record_card(assistant, rec: CatalogueRecord) -> str:
     head = (
         f"<p><span class='pa-badge {esc(rec.kind)}'>{esc(rec.kind)}</span>"
         f"<strong>{esc(rec.summary)}</strong> <span class='pa-meta'>({esc(rec.id)})</span></p>"
-        f"<table class='pa-table'>{rows}</table>"
+        f"<table class='pa-table'><caption class='pa-sr-only'>Details</caption>{rows}</table>"
     )
     card = citation_card(assistant, citation, [statement] if statement else [], selected=True)
-    return head + card.replace("<span class='pa-num'>[1]</span> ", "")
+    focus = f"<h3 class='pa-focus pa-sr-only' tabindex='-1'>{esc(rec.kind.capitalize())}: {esc(rec.summary)}</h3>"
+    return f"<div class='pa-opened' data-key='r-{esc(rec.id)}' data-at='{time.time_ns()}'>" + focus + head + card.replace("<span class='pa-num'>[1]</span> ", "") + "</div>"
 
 
 # --------------------------------------------------------------------------- about the sources
@@ -327,9 +349,20 @@ def reports_html(assistant, record_counts: dict[str, int] | None = None) -> str:
             f"<td class='pa-meta'>{esc(', '.join(r.aliases))}</td>"
             "</tr>"
         )
+    return scrolling_table(
+        "The reports the assistant answers from",
+        "<thead><tr><th scope='col'>Report</th><th scope='col'>Authors</th><th scope='col'>Publisher</th><th scope='col'>Year</th>"
+        "<th scope='col'>Kind</th><th scope='col'>File</th><th scope='col'>Also called</th></tr></thead><tbody>" + "".join(rows) + "</tbody>",
+    )
+
+
+def scrolling_table(caption: str, inner: str, table_id: str = "") -> str:
+    """A table that scrolls sideways on a narrow screen (its container is focusable, so the
+    keyboard can scroll it too); ``inner``: thead/tbody HTML, already escaped."""
+    tid = f" id='{esc(table_id)}'" if table_id else ""
     return (
-        "<table class='pa-table'><thead><tr><th>Report</th><th>Authors</th><th>Publisher</th><th>Year</th>"
-        "<th>Kind</th><th>File</th><th>Also called</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        f"<div class='pa-scroll' role='region' aria-label='{esc(caption)}' tabindex='0'>"
+        f"<table class='pa-table'{tid}><caption class='pa-sr-only'>{esc(caption)}</caption>{inner}</table></div>"
     )
 
 
@@ -354,6 +387,9 @@ def export_markdown(turns: list[dict], assistant=None, heading: str = "Conversat
     for i, t in enumerate(turns, 1):
         a = t.get("answer") or {}
         out += [f"## {i}. {a.get('question') or t.get('question', '')}", ""]
+        note = filters_note(a.get("filters") or t.get("filters"))
+        if note:
+            out += [f"_{note}_", ""]
         if a.get("notice"):
             out += [f"> Note: {a['notice']}", ""]
         out += [a.get("answer", ""), ""]
@@ -372,3 +408,62 @@ def export_markdown(turns: list[dict], assistant=None, heading: str = "Conversat
         if t.get("vote") or t.get("comment"):
             out += [f"_Feedback: {t.get('vote') or ''} {t.get('comment') or ''}_".strip(), ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- the facilitator's page
+
+
+def _clock(t: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+def facilitator_summary(turns, feedback) -> str:
+    """Markdown: questions, participants, votes and comments so far."""
+    people = {t.participant for t in turns if t.participant}
+    up = sum(1 for f in feedback if f.vote == "up")
+    down = sum(1 for f in feedback if f.vote == "down")
+    return (
+        f"**{len(turns)}** questions from **{len(people)}** participant(s) · feedback: **{up}** helpful 👍, **{down}** not helpful 👎, "
+        f"**{sum(1 for f in feedback if f.comment)}** comment(s) · updated {time.strftime('%H:%M:%S')}"
+    )
+
+
+def facilitator_questions(turns, limit: int = 200) -> str:
+    """Every question, newest first, with who asked it and the start of the answer."""
+    rows = []
+    for t in list(reversed(turns))[:limit]:
+        outcome = "declined" if t.refused else f"{len(t.answer_json.get('citations', []))} citation(s)"
+        gist = " ".join(re.sub(r"[*_#>`]|\[\d{1,3}\]", "", t.answer or "").split())
+        gist = gist if len(gist) <= 160 else gist[:159] + "…"
+        rows.append(
+            f"<tr><td>{_clock(t.created)}</td><td>{esc(t.participant or '')}</td><td>{esc(t.question)}</td>"
+            f"<td>{esc(outcome)}<br><span class='pa-meta'>{esc(gist)}</span></td></tr>"
+        )
+    body = "".join(rows) or "<tr><td colspan=4>No questions yet.</td></tr>"
+    return scrolling_table(
+        "Questions of every participant, newest first",
+        "<thead><tr><th scope='col'>Time</th><th scope='col'>Participant</th><th scope='col'>Question</th><th scope='col'>Answer</th></tr></thead>"
+        f"<tbody>{body}</tbody>",
+        table_id="pa-fac-questions",
+    )
+
+
+def facilitator_feedback(feedback, limit: int = 200) -> str:
+    rows = "".join(
+        f"<tr><td>{_clock(f.updated)}</td><td>{esc(f.participant or '')}</td>"
+        f"<td class='{'pa-vote-up' if f.vote == 'up' else 'pa-vote-down'}'>{'👍 helpful' if f.vote == 'up' else '👎 not helpful' if f.vote == 'down' else '–'}</td>"
+        f"<td>{esc(f.comment or '')}</td><td>{esc(f.question)}</td></tr>"
+        for f in feedback[:limit]
+    )
+    return scrolling_table(
+        "Feedback of every participant, newest first",
+        "<thead><tr><th scope='col'>Time</th><th scope='col'>Participant</th><th scope='col'>Vote</th><th scope='col'>Comment</th><th scope='col'>Question</th></tr></thead>"
+        f"<tbody>{rows or '<tr><td colspan=5>No feedback yet.</td></tr>'}</tbody>",
+        table_id="pa-fac-feedback",
+    )
+
+
+def conversation_choice(participant: str, turns) -> str:
+    """How a conversation is listed for the facilitator: 'Amina — 3 questions, since 10:02'."""
+    n = len(turns)
+    return f"{participant} — {n} question{'s' if n != 1 else ''}, since {time.strftime('%H:%M', time.localtime(turns[0].created))}"
