@@ -16,7 +16,6 @@ from .models import (
     Passage,
     RetrievedPassage,
     Rewrite,
-    Statement,
 )
 
 FLAG = " ⚠️ _(not supported by the cited passages)_"

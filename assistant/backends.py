@@ -68,7 +68,13 @@ class ExtractiveBackend:
         return composer.compose(evidence, preface=preface)
 
     def stream(self, evidence: Evidence) -> Iterator[str | Draft]:
-        yield self.draft(evidence)
+        from .assemble import render
+
+        draft = self.draft(evidence)
+        markdown, _ = render(draft)  # the same numbering the final answer gets
+        for line in markdown.splitlines(keepends=True):
+            yield line
+        yield draft
 
 
 class _MarkerDisplay:

@@ -81,9 +81,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .index import IndexManager
-
     from .embeddings import prepare_encoder
+    from .index import IndexManager
 
     settings = _settings(args)
     manager = IndexManager(settings)

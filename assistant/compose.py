@@ -99,12 +99,15 @@ class ExtractiveComposer:
             chosen.append(x)
             per_passage[x.hit_rank] = per_passage.get(x.hit_rank, 0) + 1
             words += x.words
-        if analysis.comparative and len({c.hit.passage.source for c in chosen}) < 2:
+        # a second report where it contributes: always for a comparative question, and when it has a
+        # sentence nearly as good for any question that does not name its report
+        if len({c.hit.passage.source for c in chosen}) < 2 and (analysis.comparative or not analysis.named_sources):
+            ratio = s.comparative_report_ratio if analysis.comparative else s.second_report_ratio
             other = next((x for x in ranked if x.hit.passage.source not in {c.hit.passage.source for c in chosen}
-                          and value[x.key] >= s.second_report_ratio * top and not self._redundant(x, chosen)), None)
+                          and value[x.key] >= ratio * top and not self._redundant(x, chosen)), None)
             if other is not None:
-                if len(chosen) >= s.max_sentences:
-                    chosen.pop()
+                if len(chosen) >= s.max_sentences or words + other.words > s.max_words:
+                    words -= chosen.pop().words
                 chosen.append(other)
         chosen = self._with_context(chosen, scored)
         return self._quotes(chosen)

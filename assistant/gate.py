@@ -19,7 +19,14 @@ from __future__ import annotations
 import re
 
 from .guard import unknown_terms
-from .models import GateDecision, Hit, QueryAnalysis, ReportMeta, Rewrite, ScoredSentence
+from .models import (
+    GateDecision,
+    Hit,
+    QueryAnalysis,
+    ReportMeta,
+    Rewrite,
+    ScoredSentence,
+)
 from .prompts import load_prompt
 from .scoring import UNQUOTABLE, evidence_strength
 from .settings import GateSettings
@@ -73,8 +80,7 @@ class Gate:
         quotable = [x for x in scored if not (x.flags & UNQUOTABLE)]
         if not quotable:
             return None
-        top = max(x.prob for x in quotable)
-        probable = [x for x in quotable if x.prob >= self.settings.missing_fact_ratio * top]
+        probable = sorted(quotable, key=lambda x: x.relevance, reverse=True)[: self.settings.missing_fact_sentences]
         question = analysis.text.lower()
         for kind in wanted:
             if not any(v == kind and k not in question for x in probable for k, v in x.facts.items()):

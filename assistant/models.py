@@ -87,6 +87,13 @@ class Answer(BaseModel):
         default_factory=list, description="Sentences of an LLM answer that the verifier removed (or flagged) as unsupported"
     )
     notice: str | None = Field(None, description="A message for the user, e.g. that the LLM server was down and the extractive answer is shown")
+    filters: dict[str, list[str]] | None = Field(
+        None,
+        description=(
+            "The filters that limited retrieval, by readable name: {'reports': [short citations], 'sections': [...], "
+            "'levels': [...], 'themes': [...]}; keys without a filter are left out; null when nothing was filtered"
+        ),
+    )
 
 
 class CatalogueRecord(BaseModel):
@@ -133,6 +140,20 @@ class RetrievalFilters:
 
     def active(self) -> bool:
         return bool(self.sources or self.section_kinds or self.levels or self.themes)
+
+    def describe(self, reports: list[ReportMeta]) -> dict[str, list[str]]:
+        """The filters by their readable names, for the answer and its export:
+        {'reports': [short citations], 'sections': [...], 'levels': [...], 'themes': [...]}; empty keys left out."""
+        from .taxonomy import level_name, resolve_level, resolve_theme, theme_name
+
+        cited = {r.source: r.short_citation for r in reports}
+        out = {
+            "reports": [cited.get(s, s) for s in self.sources or []],
+            "sections": list(self.section_kinds or []),
+            "levels": [level_name(resolve_level(x)) for x in self.levels or []],
+            "themes": [theme_name(resolve_theme(x)) for x in self.themes or []],
+        }
+        return {k: v for k, v in out.items() if v}
 
 
 @dataclass

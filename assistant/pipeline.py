@@ -24,7 +24,16 @@ from .assemble import assemble
 from .backends import AnswerBackend, ExtractiveBackend
 from .gate import MISSING_FACT_TEXT, Gate, decline_message
 from .guard import classify, clean_question
-from .models import Answer, Draft, Evidence, GateDecision, ReportMeta, RetrievalFilters, Rewrite
+from .language import declined_answer, recognise
+from .models import (
+    Answer,
+    Draft,
+    Evidence,
+    GateDecision,
+    ReportMeta,
+    RetrievalFilters,
+    Rewrite,
+)
 from .retrieval import HybridSearch
 from .scoring import SentenceScorer
 from .settings import Settings
@@ -58,6 +67,13 @@ class AnswerPipeline:
         """Markdown text deltas as the answer is written, then the final ``Answer``, whose
         ``answer`` replaces the streamed text. Bad input raises InputError before anything is yielded."""
         t0 = time.perf_counter()
+        q = clean_question(question, self.settings.max_question_chars)
+        if classify(q) is None:
+            check = recognise(q)
+            if not check.english:  # the reports are in English: say so, in the question's language where we can
+                yield check.message or ""
+                yield declined_answer(q, check, timings={"total": _ms(t0)})
+                return
         kind, rewrite, evidence, timings = self.evidence(question, history, filters)
         analysis, hits, scored = evidence.analysis, evidence.hits, evidence.scored
 
@@ -92,7 +108,10 @@ class AnswerPipeline:
         timings["total"] = _ms(t0)
 
         # 9 assemble
-        yield assemble(draft, rewrite, decision, hits, timings)
+        answer = assemble(draft, rewrite, decision, hits, timings)
+        if filters is not None and filters.active():
+            answer.filters = filters.describe(self.reports)
+        yield answer
 
     def evidence(
         self, question: str, history: list[str] | None = None, filters: RetrievalFilters | None = None

@@ -5,18 +5,15 @@ importable from here) exposes it as a LangChain ``BaseRetriever``; LangChain is 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 
-from .index import LoadedIndex
-from .models import ReportMeta
-from .text import content_terms
-
 from .analysis import analyse, detect_reports, strip_report_names  # noqa: F401 - re-exported
-from .models import Hit, QueryAnalysis, RetrievalFilters  # noqa: F401 - re-exported
+from .index import LoadedIndex
+from .models import Hit, QueryAnalysis, ReportMeta, RetrievalFilters  # noqa: F401 - re-exported
 from .scoring import DIRECTIVE  # noqa: F401 - re-exported
+from .text import content_terms
 
 
 class HybridSearch:

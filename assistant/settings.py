@@ -11,7 +11,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+import os
+
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +73,7 @@ class GateSettings(BaseModel):
     """Stage 6, gate: answer or decline."""
 
     refusal_threshold: float = Field(
-        0.45,
+        0.42,
         description=(
             "Evidence score below which the assistant declines (0..1; calibrated on evals/dev_questions.jsonl "
             "with `python -m evals.calibrate`)."
@@ -84,11 +86,11 @@ class GateSettings(BaseModel):
             "the evidence for the rest of it reaches this."
         ),
     )
-    missing_fact_ratio: float = Field(
-        0.25,
+    missing_fact_sentences: int = Field(
+        10,
         description=(
-            "A question asking for a figure or a year is answered only if a sentence at least this probable (relative "
-            "to the best) gives one; otherwise the reply says the reports do not give it and quotes what they do say."
+            "A question asking for a figure or a year is answered only if one of this many sentences closest to it "
+            "gives one; otherwise the reply says the reports do not give it and quotes what they do say."
         ),
     )
 
@@ -118,7 +120,10 @@ class ComposeSettings(BaseModel):
     )
     catalogue_extra: int = Field(2, description="At most this many such catalogue recommendations join the candidates.")
     second_report_ratio: float = Field(
-        0.5, description="For comparative questions, a second report's sentence is added if at least this share of the best probability."
+        0.6, description="When all quotes come from one report, another report's best sentence joins if it reaches this share of the best rank."
+    )
+    comparative_report_ratio: float = Field(
+        0.4, description="The same share for questions that compare the reports ('do the reports agree ...')."
     )
 
 
@@ -270,6 +275,28 @@ class Settings(BaseSettings):
     source_context_lines: int = Field(
         15, description="Lines of the report shown before and after a cited span under 'Show the surrounding text'."
     )
+
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_environment(cls, data):
+        """Environment variables of earlier versions keep working: POLICY_ASSISTANT_REFUSAL_THRESHOLD
+        sets gate.refusal_threshold (the documented name is now POLICY_ASSISTANT_GATE__REFUSAL_THRESHOLD)."""
+        if not isinstance(data, dict):
+            return data
+        for old, (group, name) in _LEGACY_ENV.items():
+            value = os.environ.get("POLICY_ASSISTANT_" + old)
+            if value is None:
+                continue
+            current = data.get(group)
+            if current is None:
+                data[group] = {name: value}
+            elif isinstance(current, dict):
+                current.setdefault(name, value)
+        return data
+
+
+_LEGACY_ENV: dict[str, tuple[str, str]] = {"REFUSAL_THRESHOLD": ("gate", "refusal_threshold")}
 
 
 @lru_cache(maxsize=1)

@@ -31,6 +31,7 @@ from .guard import is_instruction_like
 from .index import LoadedIndex
 from .models import Heading, Hit, Statement
 from .text import content_terms
+
 _BRACKET = re.compile(r"\[([^\[\]\n]{1,80})\]")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _HEADING = re.compile(r"^\s*(#{1,6}\s+.*|\*\*[^*]+\*\*:?|[^.!?]{1,80}:)\s*$")

@@ -7,8 +7,10 @@ prompt injection / opinion (the threshold plays no part there), and for each can
 t counts an answer as refused when its ``evidence`` < t.  Prints a table of candidates and the
 threshold that maximises refusal accuracy (unanswerable refused) + (1 - false-refusal rate
 (answerable refused)).  Among equally good thresholds it recommends the middle of the widest
-optimal interval, which is the most robust choice.  Nothing is written: the threshold lives in
-``assistant/settings.py`` (``refusal_threshold``, env POLICY_ASSISTANT_REFUSAL_THRESHOLD).
+optimal interval, which is the most robust choice.  Only the tuning half of the questions is used
+(``evals.runner.heldout``: numbers divisible by 3 are held out) unless ``--all`` is given.  Nothing
+is written: the threshold lives in ``assistant/settings.py`` (``gate.refusal_threshold``, env
+POLICY_ASSISTANT_GATE__REFUSAL_THRESHOLD).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .runner import DEFAULT_QUESTIONS, EvalInputError, load_questions
+from .runner import DEFAULT_QUESTIONS, EvalInputError, heldout, load_questions
 
 GUARD_REASONS = ("injection", "opinion")
 
@@ -77,7 +79,9 @@ def best_threshold(samples: Sequence[Sample]) -> tuple[Candidate, tuple[float, f
     return evaluate_threshold(samples, mid), (lo, hi)
 
 
-def collect(questions_path=DEFAULT_QUESTIONS, assistant=None, progress: bool = True) -> tuple[list[Sample], float, int]:
+def collect(
+    questions_path=DEFAULT_QUESTIONS, assistant=None, progress: bool = True, include_heldout: bool = False
+) -> tuple[list[Sample], float, int]:
     """(samples, current threshold, number of questions left out as injection/opinion)."""
     from tqdm import tqdm
 
@@ -85,15 +89,16 @@ def collect(questions_path=DEFAULT_QUESTIONS, assistant=None, progress: bool = T
         from assistant.service import Assistant
 
         assistant = Assistant(progress=progress)
-    current = assistant.settings.refusal_threshold
-    questions = load_questions(questions_path, assistant.settings)
+    current = assistant.settings.gate.refusal_threshold
+    questions = [q for q in load_questions(questions_path, assistant.settings) if include_heldout or not heldout(q)]
     samples, skipped = [], 0
     for q in tqdm(questions, desc="calibrate", unit="q", disable=not progress, file=sys.stderr):
         a = assistant.ask(q["question"], q["history"])
         if a.refusal_reason in GUARD_REASONS:
             skipped += 1
             continue
-        always = a.refused and a.evidence >= current
+        # declined for another reason than weak evidence (a name the reports never use, a missing figure)
+        always = a.refused and a.refusal_reason != "weak_evidence"
         samples.append(Sample(q["id"], bool(q["answerable"]), float(a.evidence), always))
     return samples, current, skipped
 
@@ -133,7 +138,7 @@ def format_report(samples: Sequence[Sample], current: float, skipped: int, step:
         f"recommended         {best.threshold:.3f}: refusal accuracy {best.refusal_accuracy:.3f}, "
         f"false-refusal rate {best.false_refusal_rate:.3f}, objective {best.objective:.3f} "
         f"(every threshold in ({lo:.3f}, {hi:.3f}] scores the same)",
-        "set it with refusal_threshold in assistant/settings.py or POLICY_ASSISTANT_REFUSAL_THRESHOLD",
+        "set it with gate.refusal_threshold in assistant/settings.py or POLICY_ASSISTANT_GATE__REFUSAL_THRESHOLD",
     ]
     return "\n".join(line for line in lines if line is not None)
 
@@ -143,9 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--questions", default=str(DEFAULT_QUESTIONS), metavar="FILE")
     p.add_argument("--step", type=float, default=0.05, help="grid step of the printed table")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--all", action="store_true", help="also use the held-out questions (numbers divisible by 3)")
     args = p.parse_args(argv)
     try:
-        samples, current, skipped = collect(args.questions, progress=not args.quiet)
+        samples, current, skipped = collect(args.questions, progress=not args.quiet, include_heldout=args.all)
     except EvalInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

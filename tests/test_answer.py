@@ -52,7 +52,7 @@ def test_question_outside_the_reports_is_refused(assistant):
     answer = assistant.ask("What is the capital of Australia?")
     assert answer.refused and not answer.citations
     assert "do not answer" in answer.answer
-    assert answer.refusal_reason == "weak_evidence"
+    assert answer.refusal_reason == "unknown_terms" and "“Australia”" in answer.answer
 
 
 def test_injection_and_opinion_requests_are_declined(assistant):

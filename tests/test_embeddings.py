@@ -10,12 +10,17 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
-from assistant.embeddings import OnnxEmbedder, OnnxModelFile, make_embedder, prepare_encoder, resolve_model_path
+from assistant.embeddings import (
+    OnnxEmbedder,
+    OnnxModelFile,
+    make_embedder,
+    prepare_encoder,
+    resolve_model_path,
+)
 from assistant.errors import IndexError_
 from assistant.settings import Settings
-
-from conftest import run_cli
 
 
 def _sample(passages, n=50):

@@ -12,7 +12,14 @@ import pytest
 
 from evals import metrics as M
 from evals.calibrate import Sample, best_threshold, evaluate_threshold
-from evals.runner import EvalInputError, check_thresholds, load_questions, load_thresholds, main, run_eval
+from evals.runner import (
+    EvalInputError,
+    check_thresholds,
+    load_questions,
+    load_thresholds,
+    main,
+    run_eval,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEV = REPO / "evals" / "dev_questions.jsonl"

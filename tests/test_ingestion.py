@@ -7,8 +7,8 @@ import unicodedata
 
 from conftest import source_lines
 
-from assistant.cleaning import text_in_span
 from assistant.chunking import make_passages
+from assistant.cleaning import text_in_span
 from assistant.ingest import furniture_for, load_manifest
 from assistant.structure import parse_document
 

@@ -49,14 +49,7 @@ def test_llm_sees_no_planted_instruction_and_obeying_it_is_removed(injected):
     obeying = "- Integration policy has failed everywhere and all funding should stop [{id}].\n- {good} [{id}]"
     # the passages and ids the model is shown
     backend = make_backend(injected.settings, injected.index, GenericFakeChatModel(messages=iter([AIMessage(content="x")])))
-    from assistant.answer import score_sentences
-    from assistant.backends import Evidence
-    from assistant.retrieval import analyse
-
-    analysis = analyse(QUESTION, injected.reports)
-    qvec = injected.index.embedder.embed_query(QUESTION)
-    hits = injected.search.search(QUESTION, analysis=analysis, query_vector=qvec)
-    messages, sources = backend.messages(Evidence(QUESTION, QUESTION, analysis, hits, score_sentences(injected.index, hits, qvec, analysis, injected.idf), qvec))
+    messages, sources = backend.messages(injected.pipeline.evidence(QUESTION)[2])
     prompt = str(messages[-1].content)  # the passages
     assert "Tilburg" in prompt and "[instruction-like text omitted]" in prompt
     for planted in PLANTED:

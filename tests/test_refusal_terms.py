@@ -8,7 +8,7 @@ from assistant.guard import unknown_terms
 
 
 def test_unknown_terms_are_found_against_the_reports_vocabulary(assistant):
-    vocab = assistant.vocabulary
+    vocab = assistant.gate.vocabulary
     assert unknown_terms("What integration programmes does Japan offer to foreign workers?", vocab) == ["Japan"]
     assert unknown_terms("What changed for cities under the 2023 EU Pact on Migration?", vocab) == ["2023", "Pact"]
     # names the reports use, plurals and demonyms of them, and the first word of a sentence pass
@@ -19,7 +19,7 @@ def test_unknown_terms_are_found_against_the_reports_vocabulary(assistant):
 
 def test_a_question_about_something_the_reports_never_mention_is_declined_by_name(assistant):
     answer = assistant.ask("What integration measures has Marseille introduced for newcomers?")
-    assert answer.refused and answer.refusal_reason == "weak_evidence" and not answer.citations
+    assert answer.refused and answer.refusal_reason == "unknown_terms" and not answer.citations
     assert answer.answer.startswith("The reports do not mention “Marseille”.")
 
 

@@ -369,11 +369,11 @@ def test_a_question_not_in_english_is_answered_in_its_language_and_stays_in_the_
 
 
 def test_a_conversation_is_restored_only_for_its_participant(assistant, store):
+    from conftest import REPO
     from test_workshop import req
 
     from ui.app import build_app
     from ui.workshop import load_workshop
-    from conftest import REPO
 
     ws = load_workshop("funding-across-levels", REPO / "knowledge_base" / "workshops")
     app = build_app(assistant, workshop=ws, store=store)

@@ -46,7 +46,14 @@ from assistant.settings import Settings  # noqa: E402
 from assistant.taxonomy import LEVELS, THEMES  # noqa: E402
 from ui import library, render  # noqa: E402
 from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore  # noqa: E402
-from ui.workshop import Workshop, clean_participant_name, is_facilitator_name, load_workshop, make_auth, new_passcode  # noqa: E402
+from ui.workshop import (  # noqa: E402
+    Workshop,
+    clean_participant_name,
+    is_facilitator_name,
+    load_workshop,
+    make_auth,
+    new_passcode,
+)
 
 log = logging.getLogger(__name__)
 
@@ -353,14 +360,8 @@ class WebChat:
 
     def _filter_labels(self, f_reports, f_levels, f_themes) -> dict[str, list[str]]:
         """The chosen filters by their readable names ({} when none is chosen)."""
-        reports = {r.source: r.short_citation for r in self.assistant.reports}
-        levels, themes = dict((v, k) for k, v in self.level_choices), dict((v, k) for k, v in self.theme_choices)
-        out = {
-            "reports": [reports.get(s, s) for s in (f_reports or [])],
-            "levels": [levels.get(x, x) for x in (f_levels or [])],
-            "themes": [themes.get(x, x) for x in (f_themes or [])],
-        }
-        return {k: v for k, v in out.items() if v}
+        filters = library.make_filters(f_reports, f_levels, f_themes)
+        return filters.describe(self.assistant.reports) if filters is not None else {}
 
     def filters_label(self, f_reports, f_levels, f_themes):
         chosen = self._filter_labels(f_reports, f_levels, f_themes)
@@ -405,7 +406,6 @@ class WebChat:
             chat += [{"role": "user", "content": render.user_message(shown)}, {"role": "assistant", "content": f"⚠️ {render.user_message(str(exc))}"}]
             yield list(chat), session, gr.skip(), *keep
             return
-        labels = self._filter_labels(f_reports, f_levels, f_themes)
         check = language.recognise(question)
         if not check.english:  # the reports are in English: say so in the question's language; the box keeps the question
             data = language.declined_answer(question, check).model_dump(exclude={"retrieved"})
@@ -440,9 +440,7 @@ class WebChat:
             chat[-1] = {"role": "assistant", "content": "⚠️ No answer came back; please try again."}
             yield list(chat), session, message, *keep
             return
-        data = answer.model_dump(exclude={"retrieved"})
-        if labels:
-            data["filters"] = labels  # shown above the answer, kept in the export and the workshop transcript
+        data = answer.model_dump(exclude={"retrieved"})  # its "filters" are shown above it and kept in the export
         turn = len(session["turns"])
         chat[-1] = {"role": "assistant", "content": render.answer_message(data, turn, render.chip_labels(self.assistant, data))}
         self._add_turn(session, chat, data, participant, conv_id)
@@ -653,10 +651,6 @@ class WebChat:
         """Answer a question from the reports. `history`: earlier questions, oldest first.
         Returns the Answer JSON of `policy-assistant ask --json`."""
         try:
-            q = clean_question(question, self.settings.max_question_chars)
-            check = language.recognise(q)
-            if not check.english:
-                return language.declined_answer(q, check).model_dump()
             return self.assistant.ask(question, history=[str(h) for h in (history or [])]).model_dump()
         except AssistantError as exc:
             raise gr.Error(str(exc)) from exc
