@@ -15,9 +15,16 @@ import unicodedata
 _LIGATURE_SPLIT = re.compile(r"(?<![A-Za-z])([A-Za-z]*?(?:fi|fl|Fi|Fl))\s(?=[a-z])")
 
 # Footnote markers glued to the word or punctuation before them: "integration.12", "place.4 For".
-_GLUED_MARKER = re.compile(r"(?:(?<=[a-z\)’”\"'])|(?<=[a-z\)’”\"'][.,;:]))(\d{1,3})(?=[\s,;:.)]|$)")
+# After punctuation only when a new sentence or the line's end follows: "Art.1, named after" is a name.
+_GLUED_MARKER = re.compile(
+    r"(?<=[a-z\)’”\"'])(\d{1,3})(?=[\s,;:.)]|$)|(?<=[a-z\)’”\"'][.,;:])(\d{1,3})(?=\s+[A-Z“\"‘(\[]|\s*$)"
+)
 # Spaced markers left by some PDF extractions: "studies. 1  " or "co-develop- ment 2  initiatives".
-_SPACED_MARKER = re.compile(r"(?<=[A-Za-z\.,;:)’”])\s+\d{1,2}(?=\s{2,}|\s*$)|^\s+\d{1,2}\s{2,}(?=[A-Z])")
+# A number at the end of a line after a word is text ("residents represent 30" / "percent in Malmo"),
+# after punctuation it is a marker ("studies. 1").
+_SPACED_MARKER = re.compile(
+    r"(?<=[A-Za-z\.,;:)’”])\s+\d{1,2}(?=\s{2,})|(?<=[\.,;:)’”])\s+\d{1,2}\s*$|^\s+\d{1,2}\s{2,}(?=[A-Z])"
+)
 _SUP_TAG = re.compile(r"<sup>\s*[^<]{0,12}\s*</sup>")
 _SUPERSCRIPT_DIGITS = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]+")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")

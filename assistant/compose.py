@@ -26,11 +26,19 @@ from dataclasses import dataclass
 
 from .guard import is_instruction_like
 from .models import Draft, Evidence, Heading, QueryAnalysis, ScoredSentence, Statement
-from .scoring import CONNECTIVE, UNQUOTABLE
+from .scoring import CONNECTIVE, FEATURES, UNQUOTABLE
 from .settings import ComposeSettings
 
 _PLACE_WORD = re.compile(r"\b(cit(?:y|ies)|towns?|countr(?:y|ies)|regions?|municipalit(?:y|ies)|where)\b", re.I)
 _MODAL = re.compile(r"\b(should|must|ought to|need(?:s)? to|would do well|could|is (?:key|essential|crucial|important))\b", re.I)
+_QUESTION_NAMES = FEATURES.index("question_names")
+
+
+def _names_asked(x: ScoredSentence) -> bool:
+    """The sentence names a place, programme or body that the question names."""
+    return x.features is not None and x.features[_QUESTION_NAMES] > 0
+
+
 GROUP_DONE = "What has been done"
 GROUP_RECOMMEND = "What the reports recommend"
 GROUP_OTHER = "Also in the reports"
@@ -164,24 +172,33 @@ class ExtractiveComposer:
         return sorted(out, key=lambda x: x.sim, reverse=True)[: self.settings.catalogue_extra]
 
     def _fact_lead(self, ranked: list[ScoredSentence], analysis: QueryAnalysis, value: dict, top: float) -> ScoredSentence | None:
-        """For "how many / when / which city" questions: the best sentence that gives that kind of
-        fact (a number, a year, a name the question does not contain)."""
+        """The sentence that answers first: for "how many / when / which city" questions the best
+        one that gives that kind of fact (a number, a year, a name the question does not contain);
+        for a question about a named place, programme or body, the best one that names it."""
         from .extraction import place_names
 
+        floor = self.settings.fact_lead_ratio * top
+        named = [x for x in ranked if x.features is not None and x.features[_QUESTION_NAMES] > 0]
+        if named and not _names_asked(ranked[0]):
+            best_named = named[0]
+            if value[best_named.key] >= floor:
+                ranked = [best_named] + [x for x in ranked if x is not best_named]
+            else:
+                named = []
         question = analysis.text.lower()
         wants_place = bool(_PLACE_WORD.search(question))
         for kind in ("number", "year", "name"):
             if kind not in analysis.asks:
                 continue
             for x in ranked:
-                if value[x.key] < self.settings.fact_lead_ratio * top:
+                if value[x.key] < floor:
                     break
                 if kind == "name" and wants_place:
                     if any(p.lower() not in question for p in place_names(x.text)):
                         return x
                 elif any(v == kind and k not in question for k, v in x.facts.items()):
                     return x
-        return None
+        return ranked[0] if named else None
 
     def _redundant(self, x: ScoredSentence, chosen: list[ScoredSentence]) -> bool:
         vectors = self.index.sentence_vectors

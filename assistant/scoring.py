@@ -49,13 +49,15 @@ BIBLIO = re.compile(
     r"^\W*sources?\s*:|\bIbid\b|^\W*(?:see|cf\.)\s+[A-Z]",
     re.I,
 )
+# A sentence that opens with a connective needs the one before it. Words that are connectives only
+# when a comma follows them ("So, ..." but "So far, ...", "Still, ..." but "Still today ...") need it.
 CONNECTIVE = re.compile(
-    r"^(?:(?:and|but|so|yet|also|thus|hence|therefore|however|moreover|furthermore|meanwhile|nevertheless|"
-    r"nonetheless|consequently|accordingly|instead|still|besides|additionally|in addition|as such|as a result|"
-    r"in turn|in this (?:way|regard|sense|context|respect|case)|to this end|for this reason|in other words|"
-    r"on the other hand|by contrast|in contrast|likewise|similarly|at the same time|first(?:ly)?|second(?:ly)?|"
-    r"third(?:ly)?|finally|lastly|then|indeed|in fact|above all|in sum|in short|overall|after all|of course)"
-    r"\b,?\s+)+",
+    r"^(?:(?:(?:thus|hence|therefore|however|moreover|furthermore|meanwhile|nevertheless|nonetheless|"
+    r"consequently|accordingly|additionally|in addition|as a result|in turn|in this (?:way|regard|sense|context|"
+    r"respect|case)|to this end|for this reason|in other words|on the other hand|by contrast|in contrast|"
+    r"likewise|similarly|at the same time|in fact|above all|in sum|in short|after all|of course)\b,?|"
+    r"(?:and|but|so|yet|also|instead|still|besides|first(?:ly)?|second(?:ly)?|third(?:ly)?|finally|lastly|"
+    r"then|indeed|overall)\b,)\s+)+",
     re.I,
 )
 INNER_CONNECTIVE = re.compile(
