@@ -85,7 +85,7 @@ def collect(questions_path=DEFAULT_QUESTIONS, assistant=None, progress: bool = T
         from assistant.service import Assistant
 
         assistant = Assistant(progress=progress)
-    current = assistant.settings.refusal_threshold
+    current = assistant.settings.gate.refusal_threshold
     questions = load_questions(questions_path, assistant.settings)
     samples, skipped = [], 0
     for q in tqdm(questions, desc="calibrate", unit="q", disable=not progress, file=sys.stderr):

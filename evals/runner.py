@@ -278,8 +278,9 @@ def run_eval(
         "settings": {
             "embedding_model": settings.embedding_model,
             "top_k": settings.top_k,
-            "refusal_threshold": settings.refusal_threshold,
+            "refusal_threshold": settings.gate.refusal_threshold,
             "max_answer_sentences": settings.max_answer_sentences,
+            "compose": settings.compose.model_dump(),
             "backend": settings.backend,
         },
         "assistant": summarise(rows),
