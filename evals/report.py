@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .metrics import METRICS, overlaps
+from .metrics import COUNT_METRICS, METRICS, format_metric, overlaps
 
 LABELS = {
     "recall@5": "Recall@5",
@@ -27,6 +27,12 @@ LABELS = {
     "followup_recall@5": "Follow-up Recall@5",
     "latency_p50_ms": "Latency p50 (ms)",
     "latency_p95_ms": "Latency p95 (ms)",
+    "artifacts": "Artifacts (count, answered)",
+    "answers_with_artifacts": "Answers with artifacts (share)",
+    "answer_words_median": "Answer words, median",
+    "answer_words_p90": "Answer words, p90",
+    "bullets_median": "Statements per answer, median",
+    "bullets_max": "Statements per answer, max",
 }
 
 CSS = """
@@ -59,27 +65,24 @@ def _e(value: Any) -> str:
 
 
 def _fmt(value: Any, name: str) -> str:
-    if value is None:
-        return "–"
-    if name.endswith("_ms"):
-        return f"{value:.0f}"
-    return f"{value:.3f}"
+    return format_metric(value, name, missing="–")
 
 
 def _delta_cell(ours: Any, base: Any, name: str) -> str:
     if ours is None or base is None:
         return '<td class="same">–</td>'
     d = ours - base
-    higher_better = METRICS.get(name, "higher") == "higher"
-    tol = 0.5 if name.endswith("_ms") else 0.0005
+    higher_better = METRICS.get(name, "lower" if name.startswith("artifacts:") else "higher") == "higher"
+    tol = 0.5 if name.endswith("_ms") else 0.05 if name in COUNT_METRICS or name.startswith("artifacts:") else 0.0005
     cls = "same" if abs(d) < tol else ("better" if (d > 0) == higher_better else "worse")
-    txt = f"{d:+.0f}" if name.endswith("_ms") else f"{d:+.3f}"
+    txt = ("+" if d >= 0 else "-") + format_metric(abs(d), name)
     return f'<td class="{cls}">{_e(txt)}</td>'
 
 
-def metrics_table(ours: dict[str, Any], base: dict[str, Any] | None) -> str:
-    head = '<tr><th class="name">metric</th><th>this project</th>'
-    head += "<th>baseline</th><th>Δ</th></tr>" if base is not None else "</tr>"
+def metrics_table(ours: dict[str, Any], base: dict[str, Any] | None, labels: tuple[str, str] = ("this project", "baseline")) -> str:
+    """Metrics of ``ours`` with ``base`` beside them and the difference coloured by direction."""
+    head = f'<tr><th class="name">metric</th><th>{_e(labels[0])}</th>'
+    head += f"<th>{_e(labels[1])}</th><th>Δ</th></tr>" if base is not None else "</tr>"
     rows = [head]
     for name in METRICS:
         o = ours.get(name)
@@ -198,12 +201,18 @@ def _scores_line(row: dict[str, Any]) -> str:
     parts.append(f"evidence {row['evidence']:.3f}" if row.get("evidence") is not None else "")
     if row.get("latency_ms") is not None:
         parts.append(f"{row['latency_ms']:.0f} ms")
+    if row.get("words") is not None:
+        parts.append(f"{row['words']} words, {row.get('bullets')} statements")
+    if row.get("artifacts"):
+        parts.append(f"{len(row['artifacts'])} artifact{'s' if len(row['artifacts']) > 1 else ''}")
     return " · ".join(_e(p) for p in parts if p)
 
 
 def question_block(q, answer, row, gold_texts, b_answer=None, b_row=None) -> str:
     failed = row["failed"]
     badges = "".join(f'<span class="badge fail">{_e(r)}</span>' for r in row["fail_reasons"]) or '<span class="badge ok">ok</span>'
+    if row.get("artifacts"):
+        badges += f'<span class="badge">{len(row["artifacts"])} artifact{"s" if len(row["artifacts"]) > 1 else ""}</span>'
     refused = '<span class="badge">refused: ' + _e(row.get("refusal_reason")) + "</span>" if row["refused"] else ""
     out = [f'<details class="q{" fail" if failed else ""}" id="{_e(q["id"])}"{" open" if failed else ""}>']
     out.append(f'<summary><b>{_e(q["id"])}</b> <span class="badge">{_e(q["type"])}</span>{badges}{refused} {_e(q["question"])}</summary>')
@@ -218,6 +227,10 @@ def question_block(q, answer, row, gold_texts, b_answer=None, b_row=None) -> str
         out.append('<div>Missed must-mention: ' + ", ".join(f'<span class="miss">{_e(m)}</span>' for m in row["missed"]) + "</div>")
     elif q.get("must_mention"):
         out.append('<div class="k">All must-mention items present: ' + _e(", ".join(q["must_mention"])) + "</div>")
+    if row.get("artifacts"):
+        out.append('<div class="k">Artifacts:</div><ul class="tight">'
+                   + "".join(f'<li><span class="badge">{_e(a["kind"])}</span> {_e(a["text"])}</li>' for a in row["artifacts"])
+                   + "</ul>")
     if row.get("unsupported"):
         out.append('<div class="k">Statements not supported by their cited passage:</div><ul class="tight">'
                    + "".join(f"<li>{_e(u)}</li>" for u in row["unsupported"]) + "</ul>")
@@ -239,6 +252,70 @@ def question_block(q, answer, row, gold_texts, b_answer=None, b_row=None) -> str
     return "".join(out)
 
 
+# --------------------------------------------------------------------------- artifacts, comparison
+
+
+def artifacts_section(rows: Sequence[dict[str, Any]], overall: dict[str, Any]) -> str:
+    kinds = overall.get("artifact_kinds")
+    if kinds is None:
+        return ""
+    out = ["<h2>Answer artifacts</h2>",
+           '<p class="k">Checked on every answered question\'s statements (lead and bullets): dangling connective, '
+           "lead-in without its items, reference line, meta sentence, spacing, glued heading, fragment start "
+           "(see evals/README.md for the heuristics and their limits).</p>",
+           "<table><tr>" + "".join(f"<th>{_e(k)}</th>" for k in kinds) + "<th>total</th></tr><tr>"
+           + "".join(f"<td>{v}</td>" for v in kinds.values()) + f"<td>{sum(kinds.values())}</td></tr></table>"]
+    items = [(r["id"], a) for r in rows for a in (r.get("artifacts") or [])]
+    if items:
+        out.append('<ul class="tight">' + "".join(
+            f'<li><a href="#{_e(qid)}">{_e(qid)}</a> <span class="badge">{_e(a["kind"])}</span> {_e(a["text"])}</li>'
+            for qid, a in items) + "</ul>")
+    return "".join(out)
+
+
+def comparison_section(cmp: dict[str, Any]) -> str:
+    from .compare import describe_changes
+
+    out = [f"<h2>Compared with {_e(cmp['previous'])}</h2>",
+           f'<p class="k">{cmp["n_common"]} questions in both runs, {len(cmp["only_current"])} only in this run'
+           f'{" (" + _e(", ".join(cmp["only_current"])) + ")" if cmp["only_current"] else ""}, '
+           f'{len(cmp["only_previous"])} only in the previous one'
+           f'{" (" + _e(", ".join(cmp["only_previous"])) + ")" if cmp["only_previous"] else ""}; '
+           "both runs aggregated over the shared questions. Latency is shown, not judged."
+           + (" <b>No change.</b>" if cmp["no_change"] else "") + "</p>"]
+
+    def table(entries: Sequence[dict[str, Any]]) -> str:
+        rows = ['<tr><th class="name">metric</th><th>previous</th><th>current</th><th>Δ</th></tr>']
+        for m in entries:
+            name = m["metric"]
+            cell = _delta_cell(m["current"], m["previous"], name) if m["verdict"] != "timing" else (
+                f'<td class="same">{_e(_delta_text(m))}</td>')
+            rows.append(f'<tr><td class="name">{_e(LABELS.get(name, name))}</td><td>{_fmt(m["previous"], name)}</td>'
+                        f'<td>{_fmt(m["current"], name)}</td>{cell}</tr>')
+        return "<table>" + "".join(rows) + "</table>"
+
+    out.append("<h3>Overall</h3>" + table(cmp["groups"]["overall"]["metrics"]))
+    out.append('<div class="grid">')
+    for g, data in cmp["groups"].items():
+        if g != "overall":
+            label = g.replace("split:", "") + (" half" if g.startswith("split:") else "")
+            out.append(f"<div><h3>{_e(label)} (n={data['n']})</h3>{table(data['metrics'])}</div>")
+    out.append("</div>")
+    for title, items, only, cls in (("Questions that got worse (worst first)", cmp["worse"], "worse", "miss"),
+                                    ("Questions that got better", cmp["better"], "better", "hit")):
+        out.append(f"<h3>{_e(title)}: {len(items)}</h3>")
+        if items:
+            out.append('<ul class="tight">' + "".join(
+                f'<li><a href="#{_e(q["id"])}">{_e(q["id"])}</a> <span class="badge">{_e(q["type"])}</span> '
+                f'<span class="{cls}">{_e(describe_changes(q, only))}</span></li>' for q in items) + "</ul>")
+    return "".join(out)
+
+
+def _delta_text(m: dict[str, Any]) -> str:
+    d = m["delta"]
+    return "–" if d is None else ("+" if d >= 0 else "-") + format_metric(abs(d), m["metric"])
+
+
 # --------------------------------------------------------------------------- page
 
 
@@ -250,6 +327,7 @@ def render(
     baseline_answers: Sequence[dict[str, Any]] | None = None,
     baseline_rows: Sequence[dict[str, Any]] | None = None,
     gold_texts: Sequence[Sequence[str]] | None = None,
+    comparison: dict[str, Any] | None = None,
 ) -> str:
     has_base = baseline_rows is not None and "baseline" in metrics
     ours, base = metrics["assistant"], metrics.get("baseline") if has_base else None
@@ -272,6 +350,15 @@ def render(
     for t, m in ours["by_type"].items():
         html.append(f"<div><h3>{_e(t)} (n={m['n']})</h3>{metrics_table(m, base['by_type'].get(t) if base else None)}</div>")
     html.append("</div>")
+    if ours.get("split"):
+        tune, held = ours["split"]["tuning"], ours["split"]["heldout"]
+        html.append(f"<h2>Tuning half (n={tune['n']}) and held-out half (n={held['n']})</h2>"
+                    '<p class="k">Held out: questions whose number is divisible by 3; nothing is fitted or tuned on them. '
+                    "Δ = held-out − tuning, coloured by the metric's direction: a large worse Δ hints at overfitting.</p>"
+                    + metrics_table(held, tune, labels=("held-out", "tuning")))
+    html.append(artifacts_section(rows, ours["overall"]))
+    if comparison:
+        html.append(comparison_section(comparison))
     html.append("<h2>Plots</h2>")
     html.append(f'<img alt="per-type metrics" src="data:image/png;base64,{per_type_plot(metrics)}">')
     lat_rows = {"assistant": rows, **({"baseline": baseline_rows} if has_base else {})}
@@ -319,12 +406,14 @@ def rerender(out_dir: str | Path, questions_path: str | Path | None = None) -> P
 
     answers = read("results.jsonl")
     b_answers = read("baseline_results.jsonl")
+    comparison = json.loads((out / "comparison.json").read_text(encoding="utf-8")) if (out / "comparison.json").exists() else None
     rows = metrics["per_question"]["assistant"]
     b_rows = metrics["per_question"].get("baseline")
     return write_report(
         out / "report.html", questions=questions, answers=answers, rows=rows, metrics=metrics,
         baseline_answers=b_answers if b_rows else None, baseline_rows=b_rows,
         gold_texts=[[gold_text(g, settings) for g in q["gold"]] for q in questions],
+        comparison=comparison,
     )
 
 

@@ -1,10 +1,13 @@
 """Run a question set through the assistant (and optionally the LangChain baseline) and score it.
 
-    python -m evals.runner [--questions FILE] [--out DIR] [--baseline]
+    python -m evals.runner [--questions FILE ...] [--out DIR] [--baseline] [--compare DIR]
                            [--check-thresholds] [--thresholds FILE]
 
 Writes ``DIR/results.jsonl`` (one ``Answer`` per line plus ``id`` and ``type``),
-``DIR/baseline_results.jsonl`` (with --baseline), ``DIR/metrics.json`` and ``DIR/report.html``.
+``DIR/baseline_results.jsonl`` (with --baseline), ``DIR/metrics.json``, ``DIR/report.html`` and,
+with --compare, ``DIR/comparison.json``. ``--questions`` may be given more than once: the first
+file is the main run (written to DIR, checked against the thresholds), each further file is run
+with the same assistant and written to ``DIR/<file stem>/``.
 
 Exit status: 0 fine, 1 a metric crossed its bound in the thresholds file (--check-thresholds),
 2 the question or thresholds file is invalid.
@@ -20,7 +23,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .metrics import METRICS, QUESTION_TYPES, aggregate, score_questions, summarise
+from .metrics import (  # noqa: F401 (heldout: re-exported)
+    METRICS,
+    QUESTION_TYPES,
+    aggregate,
+    format_metric,
+    heldout,
+    score_questions,
+    summarise,
+)
 
 EVALS_DIR = Path(__file__).resolve().parent
 DEFAULT_QUESTIONS = EVALS_DIR / "dev_questions.jsonl"
@@ -33,14 +44,6 @@ class EvalInputError(ValueError):
 
 
 # --------------------------------------------------------------------------- question file
-
-
-def heldout(question: dict[str, Any]) -> bool:
-    """The held-out half of a question file: questions whose number is divisible by 3 (q003, q006,
-    c003 …). Nothing is fitted or tuned on them (evals/fit_answer_model.py, evals/calibrate.py);
-    ``eval`` reports them apart so that a gain that only the tuning half shows is visible."""
-    digits = "".join(ch for ch in str(question.get("id", "")) if ch.isdigit())
-    return bool(digits) and int(digits) % 3 == 0
 
 
 def _source_dirs(settings) -> list[Path]:
@@ -246,14 +249,20 @@ def run_eval(
     assistant=None,
     baseline_rag=None,
     progress: bool = True,
+    previous: dict[str, Any] | None = None,
+    catalogue: bool = True,
 ) -> dict[str, Any]:
     """Run every question through the assistant (follow-ups with their history) and, with
     ``baseline``, through the LangChain baseline; write results, metrics and the HTML report into
     ``out_dir`` and return the metrics. ``assistant`` / ``baseline_rag``: already loaded systems to
-    reuse (by default they are created from ``settings``)."""
+    reuse (by default they are created from ``settings``). ``previous``: a run loaded with
+    ``evals.compare.load_run`` to compare with (written to ``comparison.json``, shown in the
+    report and returned under the key ``comparison``, which metrics.json does not hold).
+    ``catalogue``: also score the practices catalogue (a property of the index, not of the
+    question set)."""
     from assistant.settings import get_settings
 
-    from . import report
+    from . import compare, report
 
     t_start = time.perf_counter()
     if assistant is not None:
@@ -280,11 +289,13 @@ def run_eval(
             "top_k": settings.top_k,
             "refusal_threshold": settings.gate.refusal_threshold,
             "max_answer_sentences": settings.max_answer_sentences,
+            "compose": settings.compose.model_dump(),
             "backend": settings.backend,
         },
         "assistant": summarise(rows),
     }
-    metrics["catalogue"] = _catalogue_metrics(assistant)
+    if catalogue:
+        metrics["catalogue"] = _catalogue_metrics(assistant)
     # the same follow-ups asked without their history: what the rewriting adds
     followups = [q for q in questions if q["history"]]
     if followups:
@@ -320,7 +331,13 @@ def run_eval(
 
     metrics["per_question"] = {"assistant": rows, **({"baseline": b_rows} if b_rows is not None else {})}
     metrics["run_seconds"] = round(time.perf_counter() - t_start, 1)
+    if previous is not None:
+        metrics["compared_with"] = previous["dir"]
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+    comparison = None
+    if previous is not None:
+        comparison = compare.compare_runs(previous, compare.current_run(out, metrics, [a.model_dump(mode="json") for a in answers]))
+        compare.write_comparison(out / "comparison.json", comparison)
     report.write_report(
         out / "report.html",
         questions=questions,
@@ -330,7 +347,10 @@ def run_eval(
         baseline_answers=[a.model_dump(mode="json") for a in b_answers] if b_answers else None,
         baseline_rows=b_rows,
         gold_texts=[[gold_text(g, settings) for g in q["gold"]] for q in questions],
+        comparison=comparison,
     )
+    if comparison is not None:
+        metrics["comparison"] = comparison
     return metrics
 
 
@@ -376,21 +396,31 @@ def format_table(metrics: dict[str, Any]) -> str:
     """Plain-text summary: overall, then per type; baseline alongside when present."""
     systems = [s for s in ("assistant", "baseline") if s in metrics]
     groups = ["overall", *metrics["assistant"]["by_type"]]
-
-    def cell(v: Any, name: str) -> str:
-        if v is None:
-            return "-"
-        return f"{v:.0f}" if name.endswith("_ms") else f"{v:.3f}"
+    cell = format_metric
 
     lines = []
     for g in groups:
         lines.append(f"== {g} ==" + ("" if g == "overall" else f" (n={metrics['assistant']['by_type'][g]['n']})"))
-        lines.append(f"{'metric':<22}" + "".join(f"{s:>12}" for s in systems))
+        lines.append(f"{'metric':<24}" + "".join(f"{s:>12}" for s in systems))
         for name in METRICS:
             vals = [(metrics[s]["overall"] if g == "overall" else metrics[s]["by_type"].get(g, {})).get(name) for s in systems]
             if all(v is None for v in vals):
                 continue
-            lines.append(f"{name:<22}" + "".join(f"{cell(v, name):>12}" for v in vals))
+            lines.append(f"{name:<24}" + "".join(f"{cell(v, name):>12}" for v in vals))
+        kinds = metrics["assistant"]["overall"].get("artifact_kinds") if g == "overall" else None
+        if kinds:
+            lines.append("artifacts by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.items()))
+    split = metrics["assistant"].get("split")
+    if split:
+        tune, held = split["tuning"], split["heldout"]
+        lines.append("== assistant: tuning half vs held-out half (question number divisible by 3) ==")
+        lines.append(f"{'metric':<24}{'tuning':>12}{'held-out':>12}")
+        lines.append(f"{'n':<24}{tune['n']:>12}{held['n']:>12}")
+        for name in METRICS:
+            a, b = tune.get(name), held.get(name)
+            if a is None and b is None:
+                continue
+            lines.append(f"{name:<24}{cell(a, name):>12}{cell(b, name):>12}")
     bare = metrics.get("followup_without_history")
     if bare:
         with_history = metrics["assistant"]["by_type"].get("followup", {})
@@ -405,8 +435,13 @@ def format_table(metrics: dict[str, Any]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="policy-assistant eval", description="Evaluate the assistant on a question set.")
-    p.add_argument("--questions", default=str(DEFAULT_QUESTIONS), metavar="FILE",
-                   help="question file, JSON lines (default: evals/dev_questions.jsonl)")
+    p.add_argument("--questions", action="append", metavar="FILE",
+                   help="question file, JSON lines (default: evals/dev_questions.jsonl); repeat it to run "
+                        "further sets, e.g. --questions evals/dev_questions.jsonl --questions evals/check_questions.jsonl: "
+                        "each further set is written to OUT/<file stem>/")
+    p.add_argument("--compare", metavar="DIR",
+                   help="compare with a previous run's output folder (its metrics.json and results.jsonl); "
+                        "further question sets are compared with DIR/<file stem>/ when it exists")
     p.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help="output folder (default: eval_out/)")
     p.add_argument("--baseline", action="store_true", help="also score the plain LangChain RAG baseline")
     p.add_argument("--check-thresholds", action="store_true",
@@ -417,20 +452,69 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, *, assistant=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        thresholds = load_thresholds(args.thresholds) if args.check_thresholds else None
-        metrics = run_eval(args.questions, args.out, args.baseline, assistant=assistant, progress=not args.quiet)
-    except EvalInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def _extra_dirs(paths: Sequence[str]) -> list[str]:
+    """Sub-folder names for the further question sets: the file stem, made unique."""
+    names: list[str] = []
+    for p in paths:
+        stem = Path(p).stem or "questions"
+        name, i = stem, 2
+        while name in names:
+            name, i = f"{stem}_{i}", i + 1
+        names.append(name)
+    return names
+
+
+def _print_run(metrics: dict[str, Any], out: Path) -> None:
     print(format_table(metrics))
     if metrics.get("catalogue"):
         print("\n" + format_catalogue(metrics))
-    out = Path(args.out)
+    if metrics.get("comparison"):
+        from .compare import format_comparison
+
+        print("\n" + format_comparison(metrics["comparison"]))
     print(f"\n{metrics['n_questions']} questions in {metrics['run_seconds']:.1f} s; "
-          f"wrote {out / 'results.jsonl'}, {out / 'metrics.json'}, {out / 'report.html'}")
+          f"wrote {out / 'results.jsonl'}, {out / 'metrics.json'}, {out / 'report.html'}"
+          + (f", {out / 'comparison.json'}" if metrics.get("comparison") else ""))
+
+
+def main(argv: list[str] | None = None, *, assistant=None) -> int:
+    from .compare import CompareError, load_run
+
+    args = build_parser().parse_args(argv)
+    files = args.questions or [str(DEFAULT_QUESTIONS)]
+    out = Path(args.out)
+    subdirs = _extra_dirs(files[1:])
+    try:
+        thresholds = load_thresholds(args.thresholds) if args.check_thresholds else None
+        previous = [None] * len(files)
+        if args.compare:
+            previous[0] = load_run(args.compare)
+            for i, name in enumerate(subdirs, start=1):
+                if (Path(args.compare) / name / "metrics.json").is_file():
+                    previous[i] = load_run(Path(args.compare) / name)
+        if len(files) > 1:  # every file is checked before anything is loaded or run
+            from assistant.settings import get_settings
+
+            settings = assistant.settings if assistant is not None else get_settings()
+            for f in files:
+                load_questions(f, settings)
+            if assistant is None:
+                from assistant.service import Assistant
+
+                assistant = Assistant(settings, progress=not args.quiet)
+        metrics = run_eval(files[0], out, args.baseline, assistant=assistant, progress=not args.quiet,
+                           previous=previous[0])
+        extra = [
+            run_eval(f, out / name, False, assistant=assistant, progress=not args.quiet, previous=prev, catalogue=False)
+            for f, name, prev in zip(files[1:], subdirs, previous[1:])
+        ]
+    except (EvalInputError, CompareError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _print_run(metrics, out)
+    for f, name, m in zip(files[1:], subdirs, extra):
+        print(f"\n\n######## {f} ({m['n_questions']} questions) ########")
+        _print_run(m, out / name)
     if thresholds is not None:
         bad, notes = check_thresholds(metrics["assistant"]["overall"], thresholds)
         for n in notes:

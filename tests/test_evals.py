@@ -193,6 +193,216 @@ def test_calibration_picks_middle_of_best_interval():
     assert evaluate_threshold(samples, 0.4).objective == pytest.approx(1.5)
 
 
+# --------------------------------------------------------------------------- answer shape: artifacts, length
+
+VOCAB = frozenset({"material", "integration", "resources"})  # the reports' common words, for glued headings
+
+
+@pytest.mark.parametrize(
+    "answer,kinds",
+    [
+        ("Therefore, the city pays for the courses. [1]", ["dangling_connective"]),
+        ("- However the city pays. [2]", ["dangling_connective"]),
+        ("There is, however, still a need for exchange. [1]", ["dangling_connective"]),
+        ("*Nuremberg (Germany), city:* Moreover, it set up a desk. [1]", ["dangling_connective"]),
+        ("…however, the city pays for the courses. [1]", []),  # trimmed: fine
+        ("…the city pays for the courses. [1]", []),
+        ("In addition to courses, the city pays. [1]", []),  # "in addition to …" opens a whole sentence
+        ("First results show a rise. [1]", []),  # weak connective without a comma
+        ("Finally, the city pays. [1]", ["dangling_connective"]),
+        ("The steps are as follows: [1]", ["leadin_without_items"]),
+        ("The reports do not give this figure. What they say on the topic:\n\nThe city pays. [1]", []),  # preface
+        ("- Smith et al. (2010) found this in Berlin. [1]", ["reference_line"]),
+        ("This paper explores the role of the local level. [1]", ["meta_sentence"]),
+        ("The city pays. Chapter 4 summarises the findings. [1]", ["meta_sentence"]),
+        ("Van Ewijk ( 2013 ) describes it. [1]", ["spacing"]),
+        ("Cities coordinate ; regions fund. [1]", ["spacing"]),
+        ("Cities coordinate  and regions fund. [1]", ["spacing"]),
+        ("Cities lacked fundingThe regions paid. [1]", ["spacing"]),
+        ("Welcome centres for skilled groups14—provide advice. [1]", ["spacing"]),
+        ("They work in townto-town partnerships. [1]", ["spacing"]),
+        ("The leaflet at www.example.org/a.pdf?blob=publicationFile explains it. [1]", []),  # URLs are not spacing faults
+        ("Many work along the corridor On the German side the cities led. [1]", ["glued_heading"]),
+        ("Support at the local level Material resources to finance it are scarce. [1]", ["glued_heading"]),
+        ("Cities like Munich and the Integration Council of Vienna work together. [1]", []),
+        ("Offices in The Hague and The Netherlands cooperate. [1]", []),
+        ("turns attention to integration policy in the multi-level context. [1]", ["fragment_start"]),
+        ("van Ewijk describes the partnerships. [1]", []),
+        ("Nuremberg set up a one-stop shop for language learning. [1]", []),
+    ],
+)
+def test_artifacts(answer, kinds):
+    assert [a["kind"] for a in M.artifacts(answer, VOCAB)] == kinds
+
+
+def test_artifacts_text_and_statements():
+    answer = ("The reports do not give this figure. What they say on the topic:\n\n"
+              "*Nuremberg (Germany), city:* Nuremberg set up the ZAM. [1] However, it costs. [2]\n\n"
+              "**What the reports recommend**\n- *EU:* …the EU should fund it. [3][4] ⚠️ _(not supported by the cited passages)_\n"
+              "- Cities ( 2013 ) coordinate. [1]")
+    assert M.answer_statements(answer) == [
+        "Nuremberg set up the ZAM.", "However, it costs.", "…the EU should fund it.", "Cities ( 2013 ) coordinate."]
+    arts = M.artifacts(answer, VOCAB)
+    assert arts == [{"kind": "dangling_connective", "text": "However, it costs."},
+                    {"kind": "spacing", "text": "Cities ( 2013 ) coordinate."}]
+    assert M.artifacts("", VOCAB) == [] and M.artifacts("No marker here, therefore nothing to check", VOCAB) == []
+
+
+def test_answer_words_and_bullets():
+    answer = ("The reports do not give this figure. What they say on the topic:\n\n"
+              "*Nuremberg (Germany), city:* Nuremberg set up the ZAM. [1] It helps. [2]\n\n"
+              "**What the reports recommend**\n- The EU should fund it. [3][4]\n- Cities coordinate. [1]")
+    # preface 13 + label 3 + 5 + 2 + 5 + 2; the heading, markers and bullet dashes do not count
+    assert M.answer_words(answer) == 30
+    assert M.answer_bullets(answer) == 3  # the lead paragraph and two bullets
+    assert M.answer_words("One two three [1]") == 3 and M.answer_bullets("One two three [1]") == 1
+    assert M.answer_shape("Refused text.", refused=True) == {"words": None, "bullets": None, "artifacts": []}
+    shape = M.answer_shape("Therefore, x. [1]", refused=False, vocabulary=VOCAB)
+    assert shape["words"] == 2 and shape["bullets"] == 1 and shape["artifacts"][0]["kind"] == "dangling_connective"
+
+
+def _row(qid, refused=False, words=None, bullets=None, artifacts=(), answerable=True, qtype="factoid", **extra):
+    return {"id": qid, "type": qtype, "answerable": answerable, "refused": refused, "failed": False, "latency_ms": 10,
+            "words": words, "bullets": bullets, "artifacts": list(artifacts), **extra}
+
+
+def test_shape_metrics_over_answered_questions():
+    spacing = {"kind": "spacing", "text": "x ( 1 )"}
+    rows = [
+        _row("q001", words=100, bullets=2, artifacts=[spacing, {"kind": "meta_sentence", "text": "This paper"}]),
+        _row("q002", words=200, bullets=4),
+        _row("q004", words=150, bullets=6, artifacts=[spacing]),
+        _row("q005", refused=True),  # refusals do not count
+    ]
+    o = M.aggregate(rows)
+    assert o["artifacts"] == 3 and o["answers_with_artifacts"] == pytest.approx(2 / 3)
+    assert o["artifact_kinds"]["spacing"] == 2 and o["artifact_kinds"]["meta_sentence"] == 1 and o["artifact_kinds"]["glued_heading"] == 0
+    assert o["answer_words_median"] == 150 and o["answer_words_p90"] == pytest.approx(190)
+    assert o["bullets_median"] == 4 and o["bullets_max"] == 6
+    for key in ("artifacts", "answers_with_artifacts", "answer_words_median", "answer_words_p90", "bullets_median", "bullets_max"):
+        assert M.METRICS[key] == "lower"
+    # rows of an older run (no per-answer fields): not measured, not zero
+    old = [{k: v for k, v in r.items() if k not in ("words", "bullets", "artifacts")} for r in rows]
+    o = M.aggregate(old)
+    assert o["artifacts"] is None and o["artifact_kinds"] is None and o["answer_words_median"] is None
+    # only refusals: nothing to count
+    o = M.aggregate([_row("q005", refused=True)])
+    assert o["artifacts"] == 0 and o["answers_with_artifacts"] is None and o["bullets_max"] is None
+
+
+def test_heldout_split():
+    assert [M.heldout({"id": i}) for i in ("q001", "q003", "c006", "x", "q010", "q099")] == [False, True, True, False, False, True]
+    rows = [_row(f"q{i:03d}", words=i, bullets=1, **{"recall@5": 1.0 if i % 3 else 0.0}) for i in range(1, 10)]
+    s = M.summarise(rows)
+    assert s["split"]["tuning"]["n"] == 6 and s["split"]["heldout"]["n"] == 3
+    assert s["split"]["tuning"]["recall@5"] == 1.0 and s["split"]["heldout"]["recall@5"] == 0.0
+    assert s["split"]["heldout"]["answer_words_median"] == 6  # q003, q006, q009
+    from evals.runner import format_table, heldout
+
+    assert heldout is M.heldout  # the runner's name for it still works
+    table = format_table({"assistant": s})
+    assert "tuning half vs held-out half" in table and "answer_words_median" in table
+
+
+# --------------------------------------------------------------------------- --compare
+
+
+def _run_folder(root: Path, rows, answers=None, drop=()) -> Path:
+    """A saved run: metrics.json (per-question rows, keys in ``drop`` removed as an older run
+    lacks them) and results.jsonl."""
+    root.mkdir(parents=True, exist_ok=True)
+    rows = [{k: v for k, v in r.items() if k not in drop} for r in rows]
+    metrics = {"n_questions": len(rows), "assistant": M.summarise(rows), "per_question": {"assistant": rows}}
+    (root / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    if answers is not None:
+        write_jsonl(root / "results.jsonl", [{"id": r["id"], **a} for r, a in zip(rows, answers)])
+    return root
+
+
+def _cmp_row(qid, recall=1.0, must=1.0, refused=False, answerable=True, words=100, artifacts=0, qtype="factoid"):
+    return _row(qid, refused=refused, answerable=answerable, qtype=qtype, words=None if refused else words,
+                bullets=None if refused else 2, artifacts=[{"kind": "spacing", "text": "x"}] * artifacts,
+                **{"recall@5": recall if answerable else None, "must_mention": must if answerable else None,
+                   "citation_precision": 0.5 if answerable and not refused else None})
+
+
+def test_compare_better_worse_by_direction(tmp_path):
+    from evals.compare import compare_runs, format_comparison, load_run
+
+    prev = [_cmp_row("q001"), _cmp_row("q002", recall=0.0), _cmp_row("q003", artifacts=0),
+            _cmp_row("q004", answerable=False, qtype="unanswerable", refused=True), _cmp_row("q005", words=100)]
+    cur = [_cmp_row("q001", must=0.5, recall=0.0), _cmp_row("q002", recall=1.0), _cmp_row("q003", artifacts=2),
+           _cmp_row("q004", answerable=False, qtype="unanswerable", refused=False), _cmp_row("q005", words=60)]
+    cmp = compare_runs(load_run(_run_folder(tmp_path / "prev", prev)), load_run(_run_folder(tmp_path / "cur", cur)))
+    overall = {m["metric"]: m for m in cmp["groups"]["overall"]["metrics"]}
+    assert overall["artifacts"]["previous"] == 0 and overall["artifacts"]["current"] == 2
+    assert overall["artifacts"]["verdict"] == "worse"  # lower is better
+    assert overall["artifacts:spacing"]["verdict"] == "worse"
+    assert overall["refusal_accuracy"]["verdict"] == "worse" and overall["refusal_accuracy"]["delta"] == -1.0
+    assert overall["must_mention"]["verdict"] == "worse"
+    assert overall["recall@5"]["verdict"] == "same"  # one up, one down
+    assert overall["latency_p50_ms"]["verdict"] == "timing"
+    assert set(cmp["groups"]) == {"overall", "factoid", "unanswerable", "split:tuning", "split:heldout"}
+    # worst regression first: the answered unanswerable question (weight 2), then q001 (must 0.5 + recall 1)
+    assert [q["id"] for q in cmp["worse"]] == ["q004", "q001", "q003"]
+    assert [q["id"] for q in cmp["better"]] == ["q002", "q005"]  # recall +1; 40 fewer words
+    q004 = cmp["worse"][0]["changes"][0]
+    assert q004 == {"field": "correct", "previous": "refused", "current": "answered", "verdict": "worse"}
+    assert not cmp["no_change"]
+    text = format_comparison(cmp)
+    assert "q004   answer refused → answered" in text
+    assert "q001   must_mention 1.000 → 0.500; recall@5 1.000 → 0.000" in text
+    assert "q005   words 100 → 60" in text
+    assert "artifacts                              0         2        +2  WORSE" in text
+
+
+def test_compare_older_run_and_different_question_sets(tmp_path):
+    from evals.compare import compare_runs, format_comparison, load_run
+
+    answers = [{"answer": "Therefore, x. [1]", "refused": False}, {"answer": "A b c. [1]", "refused": False},
+               {"answer": "Refused.", "refused": True}]
+    prev_rows = [_cmp_row("q001"), _cmp_row("q002"), _cmp_row("q007", refused=True)]
+    # an older run: no words, bullets or artifacts in its rows (recomputed from results.jsonl)
+    old = load_run(_run_folder(tmp_path / "old", prev_rows, answers, drop=("words", "bullets", "artifacts")))
+    cur = load_run(_run_folder(tmp_path / "cur", [_cmp_row("q001", words=2), _cmp_row("q002", words=3), _cmp_row("q010")]))
+    cmp = compare_runs(old, cur)
+    assert cmp["n_common"] == 2 and cmp["only_previous"] == ["q007"] and cmp["only_current"] == ["q010"]
+    overall = {m["metric"]: m for m in cmp["groups"]["overall"]["metrics"]}
+    assert overall["artifacts"]["previous"] == 1 and overall["artifacts"]["current"] == 0  # "Therefore, x." in q001
+    assert overall["artifacts"]["verdict"] == "better"
+    assert overall["answer_words_median"]["previous"] == 2.5
+    text = format_comparison(cmp)
+    assert "2 questions in both runs; 1 only in this run, 1 only in the previous one" in text
+    assert "shared questions only" in text
+    # an older run without results.jsonl either: the new metrics are missing there, not changed
+    bare = load_run(_run_folder(tmp_path / "bare", prev_rows, drop=("words", "bullets", "artifacts")))
+    cmp = compare_runs(bare, cur)
+    overall = {m["metric"]: m for m in cmp["groups"]["overall"]["metrics"]}
+    assert overall["artifacts"]["previous"] is None and overall["artifacts"]["verdict"] == "missing"
+    assert "(not in one run)" in format_comparison(cmp)
+    assert not any(ch["field"] in ("artifacts", "words") for q in cmp["worse"] + cmp["better"] for ch in q["changes"])
+
+
+def test_compare_same_run_says_no_change(tmp_path, capsys):
+    from evals.compare import main as compare_main
+
+    run = _run_folder(tmp_path / "run", [_cmp_row("q001"), _cmp_row("q002", artifacts=1)])
+    assert compare_main([str(run), str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "no change" in out and "0 with a regression, 0 with a gain, 2 unchanged" in out
+    assert compare_main([str(tmp_path / "nowhere"), str(run)]) == 2
+    assert "no metrics.json" in capsys.readouterr().err
+
+
+def test_eval_cli_bad_compare_or_second_question_file_exits_before_running(tmp_path, capsys):
+    assert main(["--compare", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "is not an eval output folder" in capsys.readouterr().err
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "z1", "type": "trivia", "question": "x?"}])
+    assert main(["--questions", str(DEV), "--questions", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "field 'type' must be one of" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "results.jsonl").exists()
+
+
 # --------------------------------------------------------------------------- question files
 
 
@@ -306,6 +516,28 @@ def test_check_thresholds_cli(mini, tmp_path, capsys, eval_assistant):
     out = capsys.readouterr().out
     assert "FAILED: 2 metric(s)" in out and "recall@5 = " in out and "below its floor" in out
     assert "false_refusal_rate" in out and "above its ceiling" in out
+
+
+def test_two_question_files_and_compare_with_the_mini_run(mini, tmp_path, capsys, eval_assistant):
+    questions, previous_out, _ = mini
+    lines = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines()]
+    first = write_jsonl(tmp_path / "first.jsonl", lines[:3] + [lines[-1]])  # q001, q022, q045 and x001
+    second = write_jsonl(tmp_path / "second.jsonl", lines[3:5])  # q055, q066
+    out = tmp_path / "out"
+    args = ["--questions", str(first), "--questions", str(second), "--out", str(out), "--quiet", "--compare", str(previous_out)]
+    assert main(args, assistant=eval_assistant) == 0
+    text = capsys.readouterr().out
+    assert "4 questions in both runs; 0 only in this run, 4 only in the previous one" in text
+    assert "tuning half vs held-out half" in text and "second.jsonl (2 questions)" in text
+    assert (out / "comparison.json").exists() and (out / "second" / "results.jsonl").exists()
+    assert not (out / "second" / "comparison.json").exists()  # no previous run for that set
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert "comparison" not in metrics and metrics["compared_with"] == str(previous_out)
+    rows = {r["id"]: r for r in metrics["per_question"]["assistant"]}
+    assert rows["q001"]["words"] > 0 and rows["q001"]["bullets"] >= 1 and isinstance(rows["q001"]["artifacts"], list)
+    assert set(metrics["assistant"]["split"]) == {"tuning", "heldout"}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Compared with " in html and "Answer artifacts" in html and "held-out half" in html
 
 
 def test_thresholds_file_validation(tmp_path):
