@@ -42,6 +42,7 @@ class _Sentence:
     text: str
     start_line: int
     end_line: int
+    title: bool = False  # a box's or list item's title: searchable, never quoted
 
     @property
     def words(self) -> int:
@@ -160,15 +161,19 @@ def make_passages(
                 end_line=end,
                 text=text,
                 sentences=[s.text for s in pending],
+                titles=[i for i, s in enumerate(pending) if s.title],
             )
         )
         pending = []
 
     for block in blocks:
-        if block.kind in ("heading", "title") or any(_CONTENTS.match(h) for h in block.section):
+        if block.kind in ("heading",) or any(_CONTENTS.match(h) for h in block.section):
             continue
         key = (block.kind, tuple(block.section))
         sentences = _paragraph_sentences(block, vocab)
+        if block.kind == "title":
+            for sentence in sentences:
+                sentence.title = True
         if not sentences:
             continue
         if pending_key != key:
@@ -211,6 +216,7 @@ def _merge_short_tails(passages: list[Passage], min_words: int, max_words: int) 
                     "start_line": start,
                     "end_line": end,
                     "sentences": prev.sentences + p.sentences,
+                    "titles": prev.titles + [len(prev.sentences) + i for i in p.titles],
                     "passage_id": passage_id(p.source, start, end, text),
                 }
             )

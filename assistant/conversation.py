@@ -198,7 +198,7 @@ _YEAR = re.compile(r"\b(?:1[89]\d\d|20\d\d)s?\b")
 _PAREN = re.compile(r"^(?P<main>.*?)(?:\s*\((?P<paren>[^()]*)\))?\s*$", re.S)
 
 _TOPIC_BARE = 6  # topic words carried = this minus the question's own content words (bare reference)
-_TOPIC_NP = 3  # the same when the question restates its noun ("such partnerships")
+_TOPIC_NP = 2  # the same when the question restates its noun ("such partnerships")
 _TOPIC_MIN = 3  # ... but never fewer than this for a bare or elliptical reference: the earlier topic stays with its names
 _MAX_CARRIED = 14
 

@@ -41,6 +41,9 @@ class Passage(BaseModel):
     end_line: int = Field(description="1-based, inclusive, in the source file")
     text: str
     sentences: list[str] = Field(default_factory=list, description="The passage text split into sentences")
+    titles: list[int] = Field(
+        default_factory=list, description="Positions in sentences of titles (of a box, a list item): searched, never quoted"
+    )
 
 
 class Citation(BaseModel):

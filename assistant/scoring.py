@@ -189,7 +189,7 @@ def sentence_flags(text: str) -> frozenset[str]:
     return frozenset(f)
 
 
-UNQUOTABLE = frozenset({"biblio", "markup", "short", "unterminated", "question"})
+UNQUOTABLE = frozenset({"biblio", "markup", "short", "unterminated", "question", "title"})
 
 
 class SentenceScorer:
@@ -234,7 +234,7 @@ class SentenceScorer:
                 terms = set(content_terms(text))
                 cov = sum(idf.idf(t) for t in qterms if t in terms) / total if total else 0.0
                 facts = self.facts(row, text)
-                flags = self.flags(row, text)
+                flags = self.flags(row, text) | ({"title"} if pos in hit.passage.titles else frozenset())
                 names = sum(idf.idf(stem(k)) for k, v in facts.items() if v == "name" and stem(k) not in qstems)
                 acronym = any(v == "acronym" and k not in qlow for k, v in facts.items())
                 number = any(v == "number" and k not in qlow for k, v in facts.items())

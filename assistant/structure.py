@@ -245,13 +245,21 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
         if not text:
             i += 1
             continue
+        if _BOX_TITLE.match(text):
+            # "Box 4. Decentralisation remains a challenge in ... of" / "origin": the title of a box or
+            # figure (and its wrapped lower-case continuation) is not part of the box's first sentence
+            close_paragraph()
+            current = Block("title", [(lineno, text)], list(section))
+            i += 1
+            continue
+        if current is not None and current.kind == "title":
+            if text[0].islower() and not L.blank(i - 1):
+                current.lines.append((lineno, text))
+                i += 1
+                continue
+            close_paragraph()
         new_par = current is None
-        box_title = bool(_BOX_TITLE.match(text))
-        if box_title:
-            new_par = True
-        elif current is not None and current.lines and _BOX_TITLE.match(current.lines[0][1]) and len(current.lines) == 1:
-            new_par = True  # the text after a box or figure title is not part of the title
-        elif current is not None:
+        if current is not None:
             prev_raw_blank = L.blank(i - 1)
             ended = bool(_SENTENCE_END.search(prev_text))
             starts_upper = text[0].isupper() or text[0] in "‘“\"'(•▶-"
