@@ -17,7 +17,7 @@ _LIGATURE_SPLIT = re.compile(r"(?<![A-Za-z])([A-Za-z]*?(?:fi|fl|Fi|Fl))\s(?=[a-z
 # Footnote markers glued to the word or punctuation before them: "integration.12", "place.4 For".
 # After punctuation only when a new sentence or the line's end follows: "Art.1, named after" is a name.
 _GLUED_MARKER = re.compile(
-    r"(?<=[a-z\)’”\"'])(\d{1,3})(?=[\s,;:.)]|$)|(?<=[a-z\)’”\"'][.,;:])(\d{1,3})(?=\s+[A-Z“\"‘(\[]|\s*$)"
+    r"(?<=[a-z\)’”\"'])(\d{1,3})(?=[\s,;:.)—–]|$)|(?<=[a-z\)’”\"'][.,;:])(\d{1,3})(?=\s+[A-Z“\"‘(\[]|\s*$)"
 )
 # Spaced markers left by some PDF extractions: "studies. 1  " or "co-develop- ment 2  initiatives".
 # A number at the end of a line after a word is text ("residents represent 30" / "percent in Malmo"),
@@ -28,6 +28,7 @@ _SPACED_MARKER = re.compile(
 _SUP_TAG = re.compile(r"<sup>\s*[^<]{0,12}\s*</sup>")
 _SUPERSCRIPT_DIGITS = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]+")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!$|<>~])")  # "\$920 million" -> "$920 million"
 _MD_EMPHASIS = re.compile(r"(\*\*|__|\*(?=\S)|(?<=\S)\*)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _BULLET = re.compile(r"^\s*(?:[-*+•▪◦●]\s*)?(?:[▶►•▪◦●]\s*)?")
@@ -53,6 +54,7 @@ def strip_markup(text: str) -> str:
     text = _SUP_TAG.sub("", text)
     text = _SUPERSCRIPT_DIGITS.sub("", text)
     text = _MD_LINK.sub(r"\1", text)
+    text = _MD_ESCAPE.sub(r"\1", text)
     text = _MD_HEADING.sub("", text)
     text = _MD_EMPHASIS.sub("", text)
     text = _BULLET.sub("", text, count=1)

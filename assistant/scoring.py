@@ -46,7 +46,7 @@ META = re.compile(
 BIBLIO = re.compile(
     r"\(\d{4}[a-z]?\)\s*:\s*\d|\b\d{4}\)?\s*:\s*\d+(?:[–-]\d+)?\s*\.?$|\bpp?\.\s*\d|\bvol\.\s*\d|\bno\.\s*\d|"
     r"\bet al\.|\b(?:PhD thesis|working paper|retrieved from|accessed on|last accessed|ISBN|doi:|eds?\.\s*[,(])|"
-    r"^\W*sources?\s*:|\bIbid\b|^\W*(?:see|cf\.)\s+[A-Z]",
+    r"^\W*sources?\s*:|\bIbid\b|^\W*(?:see|cf\.)\s+[A-Z]|^\W*(?:interview|personal communication|email|e-mail)s? (?:with|by|from)\b",
     re.I,
 )
 # A sentence that opens with a connective needs the one before it. Words that are connectives only

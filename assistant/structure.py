@@ -31,7 +31,8 @@ _CITATION_LIKE = re.compile(
     r"\(\s*[A-Z][^()]{1,60}:\s*[^()]{2,80},?\s*\d{4}\)|^\s*See\b|\bpp?\. \d)",
 )
 _SENTENCE_END = re.compile(r"[.!?:;…][\"”’)]*\s*$")
-_BOLD_LEAD = re.compile(r"^\s*(?:[-*+•▪●▶►]\s*)*\*\*([^*]{3,160}?)\*\*\s*(\S.{20,})$")
+# "- **Title.** Text ..." (the text after the title starts a sentence: "**Chapter 3** turns ..." is no title)
+_BOLD_LEAD = re.compile(r"^\s*(?:[-*+•▪●▶►]\s*)*\*\*([^*]{3,160}?)\*\*\s*([A-Z“\"‘(].{20,})$")
 # "Box 1. Partners across borders: ...", "Figure 3: ..." printed over a box or figure: a paragraph of its own
 _BOX_TITLE = re.compile(r"^(?:Box|Figure|Table|Chart|Exhibit|Map|Graph)\s+\d{1,2}(?:\.\d+)?[.:]?\s+[A-Z‘“\"'].{2,160}$")
 
