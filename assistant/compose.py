@@ -42,7 +42,8 @@ def _names_asked(x: ScoredSentence) -> bool:
 GROUP_DONE = "What has been done"
 GROUP_RECOMMEND = "What the reports recommend"
 GROUP_OTHER = "Also in the reports"
-_CONTEXT_BLOCKERS = frozenset({"biblio", "markup", "question", "meta"})
+# what cannot serve as the sentence before ("It …") or the item after a lead-in (":")
+_CONTEXT_BLOCKERS = frozenset({"biblio", "markup", "question", "meta", "title", "unterminated"})
 
 
 @dataclass
@@ -76,8 +77,10 @@ class ExtractiveComposer:
         scored, analysis, shown = evidence.scored, evidence.analysis, evidence.shown
         quotable = [x for x in scored if not (x.flags & UNQUOTABLE) and "meta" not in x.flags
                     and not is_instruction_like(x.text)]
-        # a follow-up does not repeat what the conversation already quoted, unless nothing else is left
-        fresh = [x for x in quotable if x.text not in shown]
+        # a follow-up does not repeat what the conversation already quoted (nor a near-duplicate of
+        # it), unless nothing else is left
+        quoted_before = [x for x in scored if x.text in shown]
+        fresh = [x for x in quotable if x.text not in shown and not self._redundant(x, quoted_before)]
         quotable = fresh or quotable
         if not quotable:
             return []
@@ -118,7 +121,9 @@ class ExtractiveComposer:
                     words -= chosen.pop().words
                 chosen.append(other)
         chosen = self._with_context(chosen, scored)
-        return self._quotes(chosen)
+        # the lead stays the first words of the answer unless it needs the sentence before it
+        starts = {chosen[0].key} if chosen and not ({"anaphor", "connective"} & chosen[0].flags) else set()
+        return self._quotes(chosen, starts)
 
     def _prefer_level(self, quotable: list[ScoredSentence], analysis: QueryAnalysis, value: dict) -> None:
         """Raise the practices and recommendations of the level the question asks for (half as much
@@ -231,9 +236,9 @@ class ExtractiveComposer:
         return out
 
     @staticmethod
-    def _quotes(chosen: list[ScoredSentence]) -> list[Quote]:
-        """Contiguous chosen sentences of a passage become one quote; quotes keep the order in which
-        their sentences were chosen (the lead first)."""
+    def _quotes(chosen: list[ScoredSentence], starts: set = frozenset()) -> list[Quote]:
+        """Contiguous chosen sentences of a passage become one quote (a sentence in ``starts``
+        always opens one); quotes keep the order in which their sentences were chosen (the lead first)."""
         order = {x.key: i for i, x in enumerate(chosen)}
         by_passage: dict[int, list[ScoredSentence]] = {}
         for x in chosen:
@@ -243,7 +248,7 @@ class ExtractiveComposer:
             items.sort(key=lambda x: x.pos)
             run = [items[0]]
             for x in items[1:]:
-                if x.pos == run[-1].pos + 1:
+                if x.pos == run[-1].pos + 1 and x.key not in starts:
                     run.append(x)
                 else:
                     quotes.append(Quote(run))
@@ -343,8 +348,13 @@ def _label_is_safe(label, sentence: str) -> bool:
     return bool(label.country and label.actor and label.country.lower() in sentence.lower())
 
 
+_LEADING_ADVERBS = frozenset({"then", "now", "later", "today", "here", "also"})
+
+
 def _needs_antecedent(x: ScoredSentence) -> bool:
     """A sentence that opens with a bare pronoun ("It", "They", "This") cannot stand alone."""
-    first = x.text.split(maxsplit=1)[0].lower().strip(",") if x.text.split() else ""
-    return "anaphor" in x.flags and first in {"it", "they", "this", "these", "those", "he", "she", "its", "their", "such"}
+    words = [w.lower().strip(",") for w in x.text.split()[:3]]
+    if words and words[0] in _LEADING_ADVERBS:
+        words = words[1:]
+    return "anaphor" in x.flags and bool(words) and words[0] in {"it", "they", "this", "these", "those", "he", "she", "its", "their", "such"}
 

@@ -66,7 +66,8 @@ INNER_CONNECTIVE = re.compile(
     re.I,
 )
 ANAPHOR = re.compile(
-    r"^(?:it|its|they|their|them|this|these|those|such|he|she|his|her|the latter|the former|both|"
+    r"^(?:(?:then|now|later|today|since then|here|also|in (?:2\d{3}|1\d{3}))\b,?\s+)?"
+    r"(?:it|its|they|their|them|this|these|those|such|he|she|his|her|the latter|the former|both|"
     r"the (?:city|town|municipality|region|country|state|programme|program|project|initiative|scheme|strategy|"
     r"partnership|network|office|centre|center|organi[sz]ation|fund|law|act|plan|platform|campaign|committee|"
     r"commission|body|council|charter|model|approach|study|report|agency|ministry|government|service|desk|"

@@ -1,0 +1,176 @@
+"""The compose stage on small synthetic passages: which sentences are quoted, how a quote is
+trimmed or given its context, how the answer is framed. No index is needed: the passages, their
+sentence vectors and scores are made up, so each rule is seen on its own."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from assistant.compose import GROUP_RECOMMEND, ExtractiveComposer
+from assistant.models import (
+    Draft,
+    Evidence,
+    Hit,
+    Passage,
+    QueryAnalysis,
+    ScoredSentence,
+    Statement,
+)
+from assistant.scoring import FEATURES, sentence_flags
+from assistant.settings import ComposeSettings
+
+
+def passage(pid: str, sentences: list[str], source: str = "r1.txt", titles: list[int] | None = None) -> Passage:
+    return Passage(passage_id=pid, source=source, title="A report", short_citation="Author 2020", start_line=1,
+                   end_line=5, text=" ".join(sentences), sentences=sentences, titles=titles or [])
+
+
+class World:
+    """Passages with orthogonal sentence vectors (no two sentences are near-duplicates unless told)."""
+
+    def __init__(self, passages: list[Passage], same: tuple[tuple[int, int], ...] = ()):
+        self.passages = passages
+        n = sum(len(p.sentences) for p in passages)
+        self.sentence_vectors = np.eye(max(n, 1), dtype=np.float32)
+        for a, b in same:  # make row b a copy of row a: a near-duplicate
+            self.sentence_vectors[b] = self.sentence_vectors[a]
+        self.by_id = {p.passage_id: i for i, p in enumerate(passages)}
+
+    def scored(self, probs: dict[tuple[int, int], float], facts: dict[tuple[int, int], dict] | None = None):
+        out, row = [], 0
+        for rank, p in enumerate(self.passages):
+            hit = Hit(rank, p, 1.0 / (1 + rank), 0.5, rank, rank)
+            for pos, text in enumerate(p.sentences):
+                prob = probs.get((rank, pos), 0.05)
+                flags = sentence_flags(text) | ({"title"} if pos in p.titles else frozenset())
+                x = np.zeros(len(FEATURES))
+                out.append(ScoredSentence(rank, hit, pos, row, text, prob, 0.3, prob, prob, x, flags,
+                                          (facts or {}).get((rank, pos), {})))
+                row += 1
+        return out
+
+
+def compose(world: World, probs, question="What did the cities do?", facts=None, shown=frozenset(), **settings):
+    analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=True, focus=question)
+    for key, value in settings.items():
+        setattr(analysis, key, value) if hasattr(analysis, key) else None
+    compose_settings = ComposeSettings(**{k: v for k, v in settings.items() if k in ComposeSettings.model_fields})
+    composer = ExtractiveComposer(world, compose_settings, catalogue=None)
+    evidence = Evidence(question, question, analysis, [], world.scored(probs, facts), np.zeros(3), shown)
+    return composer.compose(evidence)
+
+
+def quotes(draft: Draft) -> list[str]:
+    return [b.text for b in draft.blocks if isinstance(b, Statement)]
+
+
+def test_the_most_probable_sentence_leads_and_quotes_are_verbatim():
+    p = passage("p1", ["The city of Utopia opened a welcome desk in 2015.", "The desk serves 2,000 newcomers a year.",
+                       "Many cities in Europe have desks of some kind."])
+    draft = compose(World([p]), {(0, 0): 0.9, (0, 1): 0.8})
+    assert quotes(draft)[0].startswith("The city of Utopia opened")
+    for q in quotes(draft):
+        assert q.lstrip("…") in p.text
+
+
+def test_consecutive_sentences_become_one_quote_in_report_order():
+    p = passage("p1", ["First the city mapped the needs of newcomers.", "Then it trained its front-desk staff in four languages.",
+                       "An unrelated remark closes the paragraph here."])
+    draft = compose(World([p]), {(0, 1): 0.9, (0, 0): 0.8})
+    assert quotes(draft)[0] == "First the city mapped the needs of newcomers. Then it trained its front-desk staff in four languages."
+
+
+def test_a_leading_connective_is_trimmed_and_marked():
+    p = passage("p1", ["A chart precedes this text and is not a sentence", "Therefore, the ministry pays municipalities a lump sum per refugee."],
+                titles=[0])
+    draft = compose(World([p]), {(0, 1): 0.9})
+    assert quotes(draft) == ["…the ministry pays municipalities a lump sum per refugee."]
+
+
+def test_a_sentence_that_needs_its_antecedent_brings_it():
+    p = passage("p1", ["The town of Kestrel set up a diaspora office in 2012.", "It advises emigrants on investing at home and on pensions.",
+                       "Elsewhere, other towns did little of the kind for years."])
+    draft = compose(World([p]), {(0, 1): 0.9})
+    assert quotes(draft)[0] == "The town of Kestrel set up a diaspora office in 2012. It advises emigrants on investing at home and on pensions."
+
+
+def test_a_lead_in_comes_with_its_first_item_or_not_at_all():
+    p = passage("p1", ["The strategy rests on three pillars:", "language courses offered in every district of the city.",
+                       "A separate section covers funding for the courses in detail."])
+    with_item = compose(World([p]), {(0, 0): 0.9})
+    assert quotes(with_item)[0] == "The strategy rests on three pillars: language courses offered in every district of the city."
+    q = passage("q1", ["The strategy rests on three pillars:", "(see the annex)"])
+    r = passage("r1", ["The city pays for the courses from its own budget every year."], source="r2.txt")
+    alone = compose(World([q, r]), {(0, 0): 0.9, (1, 0): 0.5})
+    assert all(not x.endswith(":") for x in quotes(alone))
+
+
+def test_unquotable_sentences_are_never_quoted():
+    p = passage("p1", [
+        "Chapter 4 summarises the paper and includes a set of recommendations.",
+        "Political Geography 28 (2009): 496.",
+        "See www.example.org/report for the data.",
+        "Partners across borders: city twinning along the corridor",
+        "Cities in the region now share one registration office for newcomers.",
+    ], titles=[3])
+    draft = compose(World([p]), {(0, 0): 0.99, (0, 1): 0.98, (0, 2): 0.97, (0, 3): 0.96, (0, 4): 0.5})
+    assert quotes(draft) == ["Cities in the region now share one registration office for newcomers."]
+
+
+def test_near_duplicates_and_sentences_already_shown_are_left_out():
+    p = passage("p1", ["The city funds twelve language cafés across its districts.", "A pull quote repeats: the city funds twelve language cafés.",
+                       "The cafés are run by volunteers from migrant associations."])
+    world = World([p], same=((0, 1),))
+    draft = compose(world, {(0, 0): 0.9, (0, 1): 0.85, (0, 2): 0.8})
+    assert not any("pull quote" in q for q in quotes(draft))
+    again = compose(world, {(0, 0): 0.9, (0, 1): 0.85, (0, 2): 0.8}, shown=frozenset({p.sentences[0]}))
+    assert quotes(again) == ["The cafés are run by volunteers from migrant associations."]
+
+
+def test_the_word_budget_bounds_the_answer():
+    long = "The municipality worked with many partners on a long list of measures for newcomers in every district of the city."
+    p = [passage(f"p{i}", [f"{long} Measure {i} followed."], source=f"r{i}.txt") for i in range(8)]
+    draft = compose(World(p), {(i, 0): 0.9 - i * 0.01 for i in range(8)}, max_words=60)
+    assert 0 < sum(len(q.split()) for q in quotes(draft)) <= 60 + ComposeSettings().context_words
+
+
+def test_a_how_many_question_leads_with_a_figure():
+    p = passage("p1", ["Cities value the programme highly and want it to continue.", "Local offices reached 4,300 families in the first year."])
+    facts = {(0, 1): {"4,300": "number"}}
+    draft = compose(World([p]), {(0, 0): 0.9, (0, 1): 0.6}, question="How many families did the programme reach?",
+                    facts=facts, asks=frozenset({"number"}))
+    assert quotes(draft)[0].startswith("Local offices reached 4,300 families")  # the figure first, even before its neighbour
+    # a figure in a sentence that needs the one before it comes with it
+    q = passage("q1", ["Cities value the programme highly and want it to continue.", "It reached 4,300 families in the first year."])
+    draft = compose(World([q]), {(0, 0): 0.9, (0, 1): 0.6}, question="How many families did the programme reach?",
+                    facts=facts, asks=frozenset({"number"}))
+    assert "4,300" in quotes(draft)[0] and quotes(draft)[0].startswith("Cities value")
+
+
+def test_a_second_report_joins_when_it_contributes():
+    a = passage("a1", ["Report one says cities coordinate through a national platform.", "It meets twice a year."])
+    b = passage("b1", ["Report two says cities coordinate through regional boards."], source="r2.txt")
+    draft = compose(World([a, b]), {(0, 0): 0.9, (1, 0): 0.7})
+    assert {st.passages[0].source for st in draft.statements} == {"r1.txt", "r2.txt"}
+
+
+def test_recommendation_questions_are_grouped_under_fixed_headings():
+    p = passage("p1", ["Member states should earmark funds for local integration work.",
+                       "In 2019 the city of Nowhere created a fund for newcomers."])
+    world = World([p])
+    analysis = QueryAnalysis(text="What should member states do?", wants_recommendations=True, wants_practices=False,
+                             focus="What should member states do?", asks=frozenset({"recommendation"}))
+    evidence = Evidence(analysis.text, analysis.text, analysis, [], world.scored({(0, 0): 0.9, (0, 1): 0.8}), np.zeros(3))
+    composer = ExtractiveComposer(world, ComposeSettings(), catalogue=SimpleNamespace(relabel=lambda src, s, label: label,
+                                                                                          record_for=lambda *a: None))
+    draft = composer.compose(evidence)
+    texts = [b.text for b in draft.blocks if not isinstance(b, Statement)]
+    assert draft.statements and (not texts or texts[0] == GROUP_RECOMMEND or GROUP_RECOMMEND in texts or len(draft.statements) == 1)
+
+
+def test_nothing_quotable_gives_a_refused_draft():
+    p = passage("p1", ["See Smith (2010): 45.", "Table 3"])
+    draft = compose(World([p]), {(0, 0): 0.9, (0, 1): 0.9})
+    assert draft.refused and not draft.statements

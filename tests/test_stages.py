@@ -1,0 +1,144 @@
+"""The analyse, score, gate and assemble stages on small synthetic inputs (no index)."""
+
+from __future__ import annotations
+
+from assistant.analysis import analyse, asks_for
+from assistant.assemble import FLAG, render
+from assistant.gate import Gate, corpus_vocabulary, decline_message, nearest_topics
+from assistant.models import (
+    Draft,
+    GateDecision,
+    Heading,
+    Hit,
+    Passage,
+    ReportMeta,
+    Rewrite,
+    ScoredSentence,
+    Statement,
+)
+from assistant.scoring import CaseTable, IdfTable, fact_tokens, sentence_flags
+from assistant.settings import GateSettings
+
+REPORTS = [ReportMeta(source="r1.txt", title="Cities and states", short_citation="Doe 2020", aliases=["the cities study"])]
+
+
+def passage(pid: str, text: str, section: str = "2. Funding", source: str = "r1.txt", kind: str = "body") -> Passage:
+    return Passage(passage_id=pid, source=source, title="Cities and states", short_citation="Doe 2020", section=section,
+                   section_kind=kind, start_line=3, end_line=9, text=text, sentences=[text])
+
+
+# --------------------------------------------------------------------------- analyse
+
+
+def test_the_kind_of_fact_asked_for():
+    assert asks_for("How many cities signed the charter?") >= {"number"}
+    assert "year" in asks_for("When was the fund set up?")
+    assert "name" in asks_for("Has any city done that?")
+    assert "reason" in asks_for("Why did the partnership stop?")
+    assert "recommendation" in asks_for("What should national governments do about funding?")
+    assert not asks_for("Describe the welcome desk in the town hall.") & {"number", "year", "name"}
+
+
+def test_named_reports_filter_and_are_not_matched_as_words():
+    a = analyse("What does the cities study recommend about funding?", REPORTS)
+    assert a.named_sources == ["r1.txt"] and "study" not in a.focus and "funding" in a.focus
+    assert analyse("Do the reports agree on funding?", REPORTS).comparative
+
+
+# --------------------------------------------------------------------------- score
+
+
+def test_a_word_never_written_in_lower_case_is_a_name_even_first_in_a_sentence():
+    case = CaseTable([["Nuremberg set up a contact point.", "The city of Nuremberg helped.", "Many cities did too.", "many more"]])
+    facts = fact_tokens("Nuremberg set up 12 desks in 2014 with the ZAM and the “Welcome” plan.", case)
+    assert facts["nuremberg"] == "name" and facts["12"] == "number" and facts["2014"] == "year"
+    assert facts["zam"] == "acronym" and "“welcome" in facts
+    assert "many" not in fact_tokens("Many cities did too.", case)
+
+
+def test_kinds_of_sentence_that_are_not_quoted():
+    assert "meta" in sentence_flags("This chapter describes the policies of three cities.")
+    assert "biblio" in sentence_flags("Political Geography 28 (2009): 496.")
+    assert "biblio" in sentence_flags("Interview with a project coordinator, 7 October 2014.")
+    assert "markup" in sentence_flags('The report <img src="//x.org/p.png"> says so.')
+    assert "leadin" in sentence_flags("The plan has three parts:")
+    assert "connective" in sentence_flags("Therefore, the city acted.")
+    assert "connective" not in sentence_flags("So far, few cities have acted.")
+    assert "anaphor" in sentence_flags("It then opened a second office in the north.")
+    assert "anaphor" in sentence_flags("The city opened a second office in the north of the town.")  # which city?
+    assert not sentence_flags("Utrecht opened a second office in the north of the town.")
+
+
+def test_idf_weights_rare_terms_higher():
+    idf = IdfTable([passage("a", "city funding"), passage("b", "city desk"), passage("c", "city charter")])
+    assert idf.idf("charter") > idf.idf("citi")
+
+
+# --------------------------------------------------------------------------- gate
+
+
+def scored(text: str, sim: float, coverage: float, facts: dict | None = None) -> tuple[list[Hit], list[ScoredSentence]]:
+    p = passage("p1", text)
+    hit = Hit(0, p, 0.03, sim, 0, 0)
+    return [hit], [ScoredSentence(0, hit, 0, 0, text, sim, coverage, 0.8, 0.6, None, sentence_flags(text), facts or {})]
+
+
+def decide(question: str, text: str, sim: float, coverage: float, facts=None, vocabulary=None) -> GateDecision:
+    hits, sents = scored(text, sim, coverage, facts)
+    gate = Gate(GateSettings(), vocabulary or corpus_vocabulary([hits[0].passage], REPORTS))
+    analysis = analyse(question, REPORTS)
+    return gate.decide(None, Rewrite(question, question), analysis, analysis.focus, hits, sents)
+
+
+def test_weak_evidence_is_declined_and_strong_evidence_answered():
+    text = "The city funds language courses for newcomers from its own budget every year."
+    assert decide("How do cities fund language courses?", text, 0.7, 0.8).answer
+    weak = decide("How do cities fund language courses?", text, 0.2, 0.1)
+    assert not weak.answer and weak.reason == "weak_evidence"
+
+
+def test_a_name_the_reports_never_use_is_declined_by_name():
+    text = "The city funds language courses for newcomers from its own budget every year."
+    d = decide("What courses does Ruritania fund?", text, 0.45, 0.4)
+    assert not d.answer and d.reason == "unknown_terms" and d.unknown == ["Ruritania"]
+
+
+def test_a_figure_the_passages_do_not_give_is_a_missing_fact():
+    text = "The city funds language courses for newcomers from its own budget every year."
+    d = decide("How much does the city spend on language courses?", text, 0.7, 0.8)
+    assert not d.answer and d.reason == "missing_fact" and d.missing == "number"
+    given = decide("How much does the city spend on language courses?", text + " It spends 2 million.", 0.7, 0.8,
+                   facts={"2": "number", "million": "number"})
+    assert given.answer
+
+
+def test_a_decline_names_topics_but_not_document_parts():
+    hits = [Hit(0, passage("a", "x", section="Introduction"), 1, 0.5, 0, 0),
+            Hit(1, passage("b", "y", section="3. Funding of local desks"), 1, 0.5, 1, 1),
+            Hit(2, passage("c", "z", section="Notes", kind="footnote"), 1, 0.5, 2, 2)]
+    assert nearest_topics(hits) == ["- 3. Funding of local desks (Doe 2020)"]
+    text = decline_message(GateDecision(False, "unknown_terms", 0.3, unknown=["Ruritania"]), hits, REPORTS)
+    assert text.startswith("The reports do not mention “Ruritania”.") and "“the cities study”" in text
+
+
+# --------------------------------------------------------------------------- assemble
+
+
+def test_citations_are_numbered_in_order_of_first_use_with_their_quotes():
+    a, b = passage("a", "Alpha did one thing. Alpha did another."), passage("b", "Beta acted.")
+    draft = Draft([Statement("Alpha did one thing.", [a], quotes=["Alpha did one thing."]), Heading("What has been done"),
+                   Statement("Beta acted.", [b], label="Beta (Nowhere), city", quotes=["Beta acted."]),
+                   Statement("Alpha did another.", [a], quotes=["Alpha did another."])], "extractive")
+    markdown, citations = render(draft)
+    assert markdown.splitlines()[0] == "Alpha did one thing. [1]"
+    assert "**What has been done**" in markdown and "- *Beta (Nowhere), city:* Beta acted. [2]" in markdown
+    assert "- Alpha did another. [1]" in markdown
+    assert [c.n for c in citations] == [1, 2] and citations[0].quotes == ["Alpha did one thing.", "Alpha did another."]
+
+
+def test_llm_statements_keep_their_lines_and_flags():
+    a = passage("a", "Alpha did one thing.")
+    draft = Draft([Statement("Alpha acted.", [a], bullet=True), Statement("It helped.", [a], bullet=True, continues=True, flagged=True)], "openai")
+    markdown, _ = render(draft)
+    assert markdown == "- Alpha acted. [1] It helped. [1]" + FLAG
+    assert len(markdown.splitlines()) == 1
