@@ -185,7 +185,7 @@ class Settings(BaseSettings):
     bm25_candidates: int = Field(40, description="How many passages BM25 returns before fusion.")
     rrf_k: int = Field(60, description="The k constant of reciprocal-rank fusion.")
     top_k: int = Field(8, description="How many passages retrieval hands to the answer step.")
-    max_per_report: int = Field(4, description="Diversity cap: at most this many of the top_k from one report.")
+    max_per_report: int = Field(5, description="Diversity cap: at most this many of the top_k from one report.")
     footnote_weight: float = Field(0.6, description="Multiplier on the fused score of footnote passages.")
 
     # --- answering ----------------------------------------------------------------------
