@@ -8,9 +8,12 @@ Selection, in order:
 
 1. quotable sentences only: no bibliography lines, markup, fragments, questions, meta sentences
    about the report itself, or instruction-like text planted in a report;
-2. greedy by the score stage's fact probability, within a word budget and a number of
-   statements, at most a few sentences per passage, no near-duplicates, and a second report for
-   comparative questions;
+2. greedy by rank — the score stage's closeness to the question blended with its fact
+   probability, raised for the level of government the question asks for — within a word budget
+   and a number of statements, at most a few sentences per passage, no near-duplicates (nor
+   repeats of what the conversation already quoted), and a second report where it contributes;
+   the sentence that gives the kind of fact asked for (a figure, a year, a place, the named
+   body) leads;
 3. coherence: a sentence that opens with "It …", "The city …" brings the sentence before it;
    one that opens with a connective ("Therefore, …") brings it too or is trimmed ("…the city
    …"); a lead-in that ends with ":" brings its first item or is dropped;
@@ -22,12 +25,15 @@ Selection, in order:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from .catalogue import label_passage
+from .extraction import RELATED_LEVELS, country_of_place, place_names
 from .guard import is_instruction_like
-from .models import Draft, Evidence, Heading, QueryAnalysis, ScoredSentence, Statement
+from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence, Statement
 from .scoring import CONNECTIVE, FEATURES, UNQUOTABLE
 from .settings import ComposeSettings
+from .taxonomy import level_label
 
 _PLACE_WORD = re.compile(r"\b(cit(?:y|ies)|towns?|countr(?:y|ies)|regions?|municipalit(?:y|ies)|where)\b", re.I)
 _MODAL = re.compile(r"\b(should|must|ought to|need(?:s)? to|would do well|could|is (?:key|essential|crucial|important))\b", re.I)
@@ -44,6 +50,8 @@ GROUP_RECOMMEND = "What the reports recommend"
 GROUP_OTHER = "Also in the reports"
 # what cannot serve as the sentence before ("It …") or the item after a lead-in (":")
 _CONTEXT_BLOCKERS = frozenset({"biblio", "markup", "question", "meta", "title", "unterminated"})
+# sentences about the report itself count as evidence that a topic is covered, but are not quoted
+_NOT_QUOTED = UNQUOTABLE | {"meta"}
 
 
 @dataclass
@@ -75,8 +83,7 @@ class ExtractiveComposer:
     def select(self, evidence: Evidence) -> list[Quote]:
         s = self.settings
         scored, analysis, shown = evidence.scored, evidence.analysis, evidence.shown
-        quotable = [x for x in scored if not (x.flags & UNQUOTABLE) and "meta" not in x.flags
-                    and not is_instruction_like(x.text)]
+        quotable = [x for x in scored if not (x.flags & _NOT_QUOTED) and not is_instruction_like(x.text)]
         # a follow-up does not repeat what the conversation already quoted (nor a near-duplicate of
         # it), unless nothing else is left
         quoted_before = [x for x in scored if x.text in shown]
@@ -128,8 +135,6 @@ class ExtractiveComposer:
     def _prefer_level(self, quotable: list[ScoredSentence], analysis: QueryAnalysis, value: dict) -> None:
         """Raise the practices and recommendations of the level the question asks for (half as much
         for a related level: an origin region for an origin municipality)."""
-        from .extraction import RELATED_LEVELS
-
         wanted = set(analysis.levels)
         related = {r for level in wanted for r in RELATED_LEVELS.get(level, ())}
         for x in quotable:
@@ -145,10 +150,6 @@ class ExtractiveComposer:
         """The catalogue's recommendations for the level asked for that retrieval did not bring,
         when they are close to the question (cosine >= catalogue_min_sim): the reports' advice to
         an origin-country municipality may sit in a passage ranked below the top ones."""
-        from dataclasses import replace
-
-        from .models import Hit
-
         if not scored:
             return []
         have = {(x.hit.passage.source, x.text) for x in scored}
@@ -180,10 +181,8 @@ class ExtractiveComposer:
         """The sentence that answers first: for "how many / when / which city" questions the best
         one that gives that kind of fact (a number, a year, a name the question does not contain);
         for a question about a named place, programme or body, the best one that names it."""
-        from .extraction import place_names
-
         floor = self.settings.fact_lead_ratio * top
-        named = [x for x in ranked if x.features is not None and x.features[_QUESTION_NAMES] > 0]
+        named = [x for x in ranked if _names_asked(x)]
         if named and not _names_asked(ranked[0]):
             best_named = named[0]
             if value[best_named.key] >= floor:
@@ -221,7 +220,7 @@ class ExtractiveComposer:
                     out.append(item)
                     have.add(item.key)
                     words += item.words
-            if {"anaphor", "connective"} & x.flags and x in chosen:
+            if {"anaphor", "connective"} & x.flags:
                 prev = by_key.get((x.hit_rank, x.pos - 1))
                 if (prev is not None and prev.key not in have and not (prev.flags & _CONTEXT_BLOCKERS)
                         and "leadin" not in prev.flags and not _needs_antecedent(prev)
@@ -261,7 +260,6 @@ class ExtractiveComposer:
     def labels(self, quotes: list[Quote]) -> list[tuple[str | None, str]]:
         """(kind, label) of each quote from the catalogue's reading of its first sentence that
         names an actor: kind 'practice' / 'recommendation' / None, label "Nuremberg (Germany), city"."""
-        from .catalogue import label_passage
         cache: dict[str, list] = {}
         out: list[tuple[str | None, str]] = []
         for q in quotes:
@@ -316,8 +314,6 @@ def _label_text(kind: str, level: str, place: str, country: str) -> str:
     """"Nuremberg (Germany), city" for a practice of a named place, "Germany, national government"
     for a country's government, the addressee level for a recommendation; nothing when the
     catalogue knows only a level for a practice (a bare "city" tells the reader nothing)."""
-    from .taxonomy import level_label
-
     name = level_label(level)
     if kind == "recommendation":
         return name
@@ -333,8 +329,6 @@ def _label_is_safe(label, sentence: str) -> bool:
     """A label is shown only when the sentence itself bears it out: a recommendation's addressee
     is named before its modal verb ("The Commission should ..."); a practice's place is part of
     its actor and lies in the country the gazetteer gives for it."""
-    from .extraction import country_of_place
-
     if label.kind == "recommendation":
         m = _MODAL.search(sentence)
         if not (m and label.actor):
