@@ -37,6 +37,7 @@ _ASK_YEAR = re.compile(r"\b(when (did|was|were|has|have|will)|what year|which ye
 _ASK_NAME = re.compile(
     r"\b(which|who|whom|whose|what is the name|named|called|an example|any example|example of|examples of|"
     r"one (?:\w+ )?(?:city|town|country|municipality|region|organi[sz]ation)|any (?:\w+ )?(?:city|town|country|"
+    r"municipality|region|organi[sz]ation)|(?:did|has|have|was|were) (?:a|an) (?:\w+ )?(?:city|town|country|"
     r"municipality|region|organi[sz]ation)|where)\b",
     re.I,
 )
