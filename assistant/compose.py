@@ -31,7 +31,7 @@ from .catalogue import label_passage
 from .extraction import RELATED_LEVELS, country_of_place, place_names
 from .guard import is_instruction_like
 from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence, Statement
-from .scoring import CONNECTIVE, FEATURES, UNQUOTABLE
+from .scoring import CONNECTIVE, FEATURES, UNQUOTABLE, sentence_flags
 from .settings import ComposeSettings
 from .taxonomy import level_label
 
@@ -91,16 +91,19 @@ class ExtractiveComposer:
         quotable = fresh or quotable
         if not quotable:
             return []
+        context: list[ScoredSentence] = []
         if analysis.levels and self.catalogue is not None:
-            quotable = quotable + self._catalogue_statements(analysis, scored, evidence.query_vector)
+            extra, context = self._catalogue_statements(analysis, scored, evidence.query_vector)
+            quotable = quotable + extra
         w = s.relevance_weight
         value = {x.key: w * x.relevance + (1 - w) * x.prob for x in quotable}
+        for_level: set = set()
         if analysis.levels and self.catalogue is not None:
-            self._prefer_level(quotable, analysis, value)
+            for_level = self._prefer_level(quotable, analysis, value)
         ranked = sorted(quotable, key=lambda x: value[x.key], reverse=True)
         top = value[ranked[0].key]
         # "how many / when / which city": the sentence that gives that kind of fact comes first
-        lead = self._fact_lead(ranked, analysis, value, top)
+        lead = self._fact_lead(ranked, analysis, value, top, for_level)
         if lead is not None:
             ranked.remove(lead)
             ranked.insert(0, lead)
@@ -127,35 +130,41 @@ class ExtractiveComposer:
                 if len(chosen) >= s.max_sentences or words + other.words > s.max_words:
                     words -= chosen.pop().words
                 chosen.append(other)
-        chosen = self._with_context(chosen, scored)
+        chosen = self._with_context(chosen, scored + context)
         # the lead stays the first words of the answer unless it needs the sentence before it
-        starts = {chosen[0].key} if chosen and not ({"anaphor", "connective"} & chosen[0].flags) else set()
+        starts = {chosen[0].key} if chosen and not ({"anaphor", "connective", "demonstrative"} & chosen[0].flags) else set()
         return self._quotes(chosen, starts)
 
-    def _prefer_level(self, quotable: list[ScoredSentence], analysis: QueryAnalysis, value: dict) -> None:
+    def _prefer_level(self, quotable: list[ScoredSentence], analysis: QueryAnalysis, value: dict) -> set:
         """Raise the practices and recommendations of the level the question asks for (half as much
-        for a related level: an origin region for an origin municipality)."""
+        for a related level: an origin region for an origin municipality); the keys of those of
+        the level itself."""
         wanted = set(analysis.levels)
         related = {r for level in wanted for r in RELATED_LEVELS.get(level, ())}
+        exact = set()
         for x in quotable:
             record = self.catalogue.record_for(x.hit.passage.source, x.text)
             if record is None or x.key not in value:
                 continue
             if record.level in wanted:
                 value[x.key] += self.settings.level_bonus
+                exact.add(x.key)
             elif record.level in related:
                 value[x.key] += self.settings.level_bonus / 2
+        return exact
 
-    def _catalogue_statements(self, analysis: QueryAnalysis, scored: list[ScoredSentence], qvec) -> list[ScoredSentence]:
+    def _catalogue_statements(
+        self, analysis: QueryAnalysis, scored: list[ScoredSentence], qvec
+    ) -> tuple[list[ScoredSentence], list[ScoredSentence]]:
         """The catalogue's recommendations for the level asked for that retrieval did not bring,
         when they are close to the question (cosine >= catalogue_min_sim): the reports' advice to
-        an origin-country municipality may sit in a passage ranked below the top ones."""
+        an origin-country municipality may sit in a passage ranked below the top ones. Returns
+        (the recommendations, the other sentences of their passages, for context)."""
         if not scored:
-            return []
+            return [], []
         have = {(x.hit.passage.source, x.text) for x in scored}
         index = self.index
-        out: list[ScoredSentence] = []
-        next_rank = max(x.hit_rank for x in scored) + 1
+        found: list[tuple[float, int, int]] = []  # (similarity, passage index, sentence position)
         for level in analysis.levels:
             for record in self.catalogue.filter(kind="recommendation", level=level):
                 i = index.by_id.get(record.passage_id)
@@ -165,23 +174,38 @@ class ExtractiveComposer:
                 if record.statement not in passage.sentences:
                     continue
                 pos = passage.sentences.index(record.statement)
-                row = index.sentence_rows(i)[pos]
-                sim = float(index.sentence_vectors[row] @ qvec)
-                if sim < self.settings.catalogue_min_sim:
-                    continue
-                hit = Hit(i, passage, 0.0, float(index.passage_vectors[i] @ qvec), None, None)
-                template = max(scored, key=lambda x: x.prob)
-                out.append(replace(template, hit_rank=next_rank, hit=hit, pos=pos, row=row, text=record.statement,
-                                   sim=sim, coverage=0.0, prob=sim * template.prob, relevance=sim,
-                                   flags=frozenset(), facts={}))
-                next_rank += 1
-        return sorted(out, key=lambda x: x.sim, reverse=True)[: self.settings.catalogue_extra]
+                sim = float(index.sentence_vectors[index.sentence_rows(i)[pos]] @ qvec)
+                if sim >= self.settings.catalogue_min_sim:
+                    found.append((sim, i, pos))
+        found = sorted(set(found), reverse=True)[: self.settings.catalogue_extra]
+        template = max(scored, key=lambda x: x.prob)
+        sims: dict[int, dict[int, float]] = {}  # passage index -> {sentence position: similarity}
+        for sim, i, pos in found:
+            sims.setdefault(i, {})[pos] = sim
+        statements, context = [], []
+        for rank, (i, chosen) in enumerate(sims.items(), start=max(x.hit_rank for x in scored) + 1):
+            passage = index.passages[i]
+            hit = Hit(i, passage, 0.0, float(index.passage_vectors[i] @ qvec), None, None)
+            for k, (row, text) in enumerate(zip(index.sentence_rows(i), passage.sentences)):
+                sim = chosen.get(k, 0.0)
+                flags = sentence_flags(text) | ({"title"} if k in passage.titles else frozenset())
+                x = replace(template, hit_rank=rank, hit=hit, pos=k, row=row, text=text, sim=sim, coverage=0.0,
+                            prob=sim * template.prob, relevance=sim, flags=flags, facts={})
+                (statements if k in chosen else context).append(x)
+        return statements, context
 
-    def _fact_lead(self, ranked: list[ScoredSentence], analysis: QueryAnalysis, value: dict, top: float) -> ScoredSentence | None:
-        """The sentence that answers first: for "how many / when / which city" questions the best
-        one that gives that kind of fact (a number, a year, a name the question does not contain);
-        for a question about a named place, programme or body, the best one that names it."""
+    def _fact_lead(
+        self, ranked: list[ScoredSentence], analysis: QueryAnalysis, value: dict, top: float, for_level: set
+    ) -> ScoredSentence | None:
+        """The sentence that answers first: for "how can <a level> …" questions the best practice or
+        recommendation of that level; for "how many / when / which city" questions the best one that
+        gives that kind of fact (a number, a year, a name the question does not contain); for a
+        question about a named place, programme or body, the best one that names it."""
         floor = self.settings.fact_lead_ratio * top
+        if for_level:
+            best = next(x for x in ranked if x.key in for_level)
+            if value[best.key] >= floor:
+                return best
         named = [x for x in ranked if _names_asked(x)]
         if named and not _names_asked(ranked[0]):
             best_named = named[0]
@@ -209,29 +233,44 @@ class ExtractiveComposer:
         return any(float(vectors[x.row] @ vectors[c.row]) > self.settings.redundancy for c in chosen)
 
     def _with_context(self, chosen: list[ScoredSentence], scored: list[ScoredSentence]) -> list[ScoredSentence]:
+        """Each chosen sentence (in rank order) with what it needs: a lead-in its first item; a
+        sentence that points back ("It …", "this role", "Therefore, …") the one or two before it.
+        Context comes before the lowest-ranked chosen sentences: they make room for it."""
+        s = self.settings
         by_key = {x.key: x for x in scored}
-        have = {x.key for x in chosen}
-        words = sum(x.words for x in chosen)
         out = list(chosen)
-        for x in chosen:
+        have = {x.key for x in out}
+        budget = s.max_words + s.context_words
+
+        def words() -> int:
+            return sum(x.words for x in out)
+
+        for x in list(chosen):
+            if x not in out:
+                continue  # made room for an earlier sentence's context
+            needed: list[ScoredSentence] = []
             if "leadin" in x.flags:
                 item = by_key.get((x.hit_rank, x.pos + 1))
                 if item is not None and item.key not in have and not (item.flags & _CONTEXT_BLOCKERS):
-                    out.append(item)
-                    have.add(item.key)
-                    words += item.words
-            if {"anaphor", "connective"} & x.flags:
-                prev = by_key.get((x.hit_rank, x.pos - 1))
-                if (prev is not None and prev.key not in have and not (prev.flags & _CONTEXT_BLOCKERS)
-                        and "leadin" not in prev.flags and not _needs_antecedent(prev)
-                        and words + prev.words <= self.settings.max_words + self.settings.context_words):
-                    out.append(prev)
-                    have.add(prev.key)
-                    words += prev.words
-        # a lead-in without its items, or an "It ..." sentence whose antecedent could not come, is not quoted alone
+                    needed.append(item)
+            current = x
+            for _ in range(2):  # "In order to fulfil this role, ZAM …" after "It set up a … (ZAM)": two back at most
+                if not ({"anaphor", "connective", "demonstrative"} & current.flags):
+                    break
+                prev = by_key.get((current.hit_rank, current.pos - 1))
+                if prev is None or prev.key in have or prev.flags & _CONTEXT_BLOCKERS or "leadin" in prev.flags:
+                    break
+                needed.append(prev)
+                current = prev
+            extra = sum(n.words for n in needed)
+            while needed and words() + extra > budget and out[-1] is not x and len(out) > 1:
+                have.discard(out.pop().key)
+            if words() + extra <= budget:
+                out.extend(needed)
+                have.update(n.key for n in needed)
+        # a lead-in without its items, or an "It …" sentence whose antecedent could not come, is not quoted alone
         out = [x for x in out if "leadin" not in x.flags or (x.hit_rank, x.pos + 1) in have]
-        out = [x for x in out if not (_needs_antecedent(x) and (x.hit_rank, x.pos - 1) not in have)
-               or len(out) == 1]
+        out = [x for x in out if not (_needs_antecedent(x) and (x.hit_rank, x.pos - 1) not in have) or len(out) == 1]
         return out
 
     @staticmethod
@@ -311,17 +350,15 @@ class ExtractiveComposer:
 
 
 def _label_text(kind: str, level: str, place: str, country: str) -> str:
-    """"Nuremberg (Germany), city" for a practice of a named place, "Germany, national government"
-    for a country's government, the addressee level for a recommendation; nothing when the
-    catalogue knows only a level for a practice (a bare "city" tells the reader nothing)."""
+    """"Nuremberg (Germany), city" for a practice of a named place, the addressee level for a
+    recommendation; nothing when the catalogue knows only a level or a country for a practice (a
+    bare "city" tells the reader nothing)."""
     name = level_label(level)
     if kind == "recommendation":
         return name
     if place:
         where = f"{place} ({country})" if country and country != place else place
         return f"{where}, {name}"
-    if country and level.endswith("national"):
-        return f"{country}, {name}"
     return ""
 
 
@@ -335,11 +372,14 @@ def _label_is_safe(label, sentence: str) -> bool:
             return False
         before = sentence[: m.start()].lower()
         at = before.rfind(label.actor.lower())
-        return at >= 0 and len(before[at + len(label.actor):].split()) <= 4
+        if at < 0 or len(before[at + len(label.actor):].split()) > 4:
+            return False
+        # "local authorities, member states and EU institutions should ...": several addressees, no one label
+        return not re.search(r",| and | or ", before[max(0, at - 40):at])
     if label.place:
         known = country_of_place(label.place)
         return bool(label.actor and label.place in label.actor) and (not known or not label.country or known == label.country)
-    return bool(label.country and label.actor and label.country.lower() in sentence.lower())
+    return False  # a country alone says too little about who acted ("Netherlands, national government")
 
 
 _LEADING_ADVERBS = frozenset({"then", "now", "later", "today", "here", "also"})

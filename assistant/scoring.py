@@ -75,6 +75,11 @@ ANAPHOR = re.compile(
     r"(?!\s+(?:of|in|for|that|which|who)\b))\b",
     re.I,
 )
+# "In order to fulfil this role, ZAM ...", "Local authorities must utilise such links ...": a
+# demonstrative noun phrase early in the sentence points back to the sentence before
+_EARLY_DEMONSTRATIVE = re.compile(
+    r"^(?:[\w’'-]+,?\s+){0,7}(?:this|these|those|such)\s+(?!as\b|a\b|an\b|is\b|was\b|has\b|well\b|way\b)[a-z][\w-]+", re.I
+)
 DIRECTIVE = re.compile(
     r"\b(should|must|need(s|ed)? to|would do well|it is (important|essential|crucial|necessary)|ought to|"
     r"recommend\w*|is key|are key|requires?|call(s)? for|could be used|can help)\b",
@@ -185,6 +190,8 @@ def sentence_flags(text: str) -> frozenset[str]:
         f.add("connective")
     if ANAPHOR.match(t):
         f.add("anaphor")
+    elif _EARLY_DEMONSTRATIVE.match(t):
+        f.add("demonstrative")
     if len(t.split()) > 70:
         f.add("long")
     return frozenset(f)
