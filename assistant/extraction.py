@@ -26,207 +26,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .domain import get_domain
 from .taxonomy import THEMES
 
-EXTRACTION_VERSION = "1"
+EXTRACTION_VERSION = "2"
 
-# --------------------------------------------------------------------------- gazetteer
+# --------------------------------------------------------------------------- gazetteer and actors
+# The knowledge of the field (places, demonyms, destination countries, actor phrases, side
+# markers, theme keywords) is data: knowledge_base/domain/, loaded once by assistant.domain.
 
-# canonical country -> (side, names and demonyms)
-_COUNTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    # destination side (Europe, North America)
-    "Netherlands": ("destination", ("Netherlands", "Holland", "Dutch")),
-    "Germany": ("destination", ("Germany", "German", "Germans")),
-    "France": ("destination", ("France", "French")),
-    "Spain": ("destination", ("Spain", "Spanish")),
-    "Italy": ("destination", ("Italy", "Italian", "Italians")),
-    "Belgium": ("destination", ("Belgium", "Belgian", "Flemish", "Walloon")),
-    "Sweden": ("destination", ("Sweden", "Swedish")),
-    "Denmark": ("destination", ("Denmark", "Danish")),
-    "Finland": ("destination", ("Finland", "Finnish")),
-    "Norway": ("destination", ("Norway", "Norwegian")),
-    "Austria": ("destination", ("Austria", "Austrian")),
-    "Switzerland": ("destination", ("Switzerland", "Swiss")),
-    "United Kingdom": ("destination", ("United Kingdom", "UK", "Britain", "British", "England", "English", "Scotland", "Scottish", "Wales")),
-    "Ireland": ("destination", ("Ireland", "Irish")),
-    "Portugal": ("destination", ("Portugal", "Portuguese")),
-    "Greece": ("destination", ("Greece", "Greek")),
-    "Luxembourg": ("destination", ("Luxembourg", "Luxemburg")),
-    "Czech Republic": ("destination", ("Czech Republic", "Czech")),
-    "Poland": ("destination", ("Poland", "Polish")),
-    "Estonia": ("destination", ("Estonia", "Estonian")),
-    "Croatia": ("destination", ("Croatia", "Croatian")),
-    "Slovenia": ("destination", ("Slovenia", "Slovenian")),
-    "Canada": ("destination", ("Canada", "Canadian")),
-    "United States": ("destination", ("United States", "USA", "U.S.", "US", "American")),
-    "Australia": ("destination", ("Australia", "Australian")),
-    # origin side
-    "Morocco": ("origin", ("Morocco", "Moroccan", "Moroccans")),
-    "Turkey": ("origin", ("Turkey", "Turkish", "Turks", "Türkiye")),
-    "Philippines": ("origin", ("Philippines", "Philippine", "Filipino", "Filipinos")),
-    "China": ("origin", ("China", "Chinese")),
-    "India": ("origin", ("India", "Indian", "Keralite", "Keralites")),
-    "Mexico": ("origin", ("Mexico", "Mexican", "Mexicans")),
-    "Moldova": ("origin", ("Moldova", "Moldovan")),
-    "Tunisia": ("origin", ("Tunisia", "Tunisian")),
-    "Algeria": ("origin", ("Algeria", "Algerian", "Kabyle")),
-    "Egypt": ("origin", ("Egypt", "Egyptian")),
-    "Albania": ("origin", ("Albania", "Albanian")),
-    "Kosovo": ("origin", ("Kosovo", "Kosovar")),
-    "Serbia": ("origin", ("Serbia", "Serbian")),
-    "Bosnia and Herzegovina": ("origin", ("Bosnia", "Bosnian")),
-    "Mali": ("origin", ("Mali", "Malian")),
-    "Senegal": ("origin", ("Senegal", "Senegalese")),
-    "Ghana": ("origin", ("Ghana", "Ghanaian")),
-    "Nigeria": ("origin", ("Nigeria", "Nigerian")),
-    "Suriname": ("origin", ("Surinam", "Suriname", "Surinamese")),
-    "Burkina Faso": ("origin", ("Burkina Faso",)),
-    "Ivory Coast": ("origin", ("Ivory Coast", "Côte d'Ivoire")),
-    "Sierra Leone": ("origin", ("Sierra Leone",)),
-    "Bangladesh": ("origin", ("Bangladesh", "Bangladeshi")),
-    "Pakistan": ("origin", ("Pakistan", "Pakistani")),
-    "Afghanistan": ("origin", ("Afghanistan", "Afghan")),
-    "Sudan": ("origin", ("Sudan", "Sudanese")),
-    "Syria": ("origin", ("Syria", "Syrian")),
-    "Lebanon": ("origin", ("Lebanon", "Lebanese")),
-    "Colombia": ("origin", ("Colombia", "Colombian")),
-    "Ecuador": ("origin", ("Ecuador", "Ecuadorian")),
-    "Equatorial Guinea": ("origin", ("Equatorial Guinea",)),
-    "Gambia": ("origin", ("Gambia", "Gambian")),
-    "Cape Verde": ("origin", ("Cape Verde", "Cape Verdean")),
-    "Indonesia": ("origin", ("Indonesia", "Indonesian")),
-    "Romania": ("origin", ("Romania", "Romanian")),
-    "Bulgaria": ("origin", ("Bulgaria", "Bulgarian")),
-    "Georgia": ("origin", ("Georgia", "Georgian")),
-    "Armenia": ("origin", ("Armenia", "Armenian")),
-    "Ukraine": ("origin", ("Ukraine", "Ukrainian")),
-}
-
-# city or town -> country
-_CITIES: dict[str, str] = {
-    **{c: "Netherlands" for c in ("Amsterdam", "Rotterdam", "Utrecht", "The Hague", "Haarlem", "Meppel", "Deventer", "Almelo", "Zeist", "Leiden", "Eindhoven", "Tilburg", "Arnhem", "Nijmegen")},
-    **{c: "Germany" for c in ("Berlin", "Munich", "München", "Nuremberg", "Nürnberg", "Cologne", "Köln", "Stuttgart", "Frankfurt", "Hamburg", "Karlsruhe", "Dortmund", "Düsseldorf", "Moers", "Gladbeck", "Eschweiler", "Schönebeck", "Wiesbaden", "Bremen", "Hanover", "Essen", "Duisburg", "Mannheim")},
-    **{c: "Spain" for c in ("Barcelona", "Madrid", "Valencia", "Terrassa", "Bilbao", "Seville", "Getafe")},
-    **{c: "France" for c in ("Paris", "Saint Denis", "Saint-Denis", "Lyon", "Nantes", "Marseille", "Strasbourg", "Lille", "Montreuil", "Vienne")},
-    **{c: "Italy" for c in ("Milan", "Turin", "Torino", "Rome", "Naples", "Bologna", "Genoa", "Reggio Emilia", "Fiesole")},
-    **{c: "Greece" for c in ("Athens", "Thessaloniki")},
-    **{c: "Belgium" for c in ("Brussels", "Gent", "Ghent", "Antwerp", "Liège", "Saint-Josse-ten-Noode", "Saint-Josse")},
-    **{c: "Denmark" for c in ("Copenhagen", "Aarhus", "Odense")},
-    **{c: "Sweden" for c in ("Stockholm", "Malmo", "Malmö", "Gothenburg", "Sundsvall", "Botkyrka")},
-    **{c: "Finland" for c in ("Tampere", "Helsinki", "Espoo", "Vantaa", "Turku")},
-    **{c: "Austria" for c in ("Vienna", "Graz", "Linz")},
-    **{c: "Switzerland" for c in ("Zurich", "Zürich", "Basel", "Bern", "Neuchâtel", "Neuchatel", "Geneva", "Lausanne")},
-    **{c: "United Kingdom" for c in ("London", "Birmingham", "Bristol", "Leicester", "Bradford", "Wolverhampton", "Milton Keynes", "Manchester", "Glasgow", "Cardiff")},
-    **{c: "Ireland" for c in ("Dublin", "Cork")},
-    **{c: "Portugal" for c in ("Lisbon", "Porto", "Amadora")},
-    **{c: "Norway" for c in ("Oslo", "Drammen")},
-    "Tallinn": "Estonia", "Zagreb": "Croatia", "Warsaw": "Poland", "Wrocław": "Poland", "Wroclaw": "Poland",
-    "Toronto": "Canada", "Montreal": "Canada", "Vancouver": "Canada",
-    # origin side
-    **{c: "Morocco" for c in ("Nador", "Al Hoceima", "Casablanca", "Berkane", "Rabat", "Tangier", "Dar El Kebdani", "Oujda", "Fez", "Marrakech", "Agadir", "Tiznit")},
-    **{c: "Turkey" for c in ("Emirdağ", "Emirdag", "Izmir", "İzmir", "Antalya", "Alanya", "Denizli", "Gaziantep", "Bursa", "Istanbul", "İstanbul", "Ankara", "Dalaman", "Söke", "Afyon", "Kayseri", "Konya", "Trabzon")},
-    **{c: "Philippines" for c in ("Palayan City", "Palayan", "Manila", "Quezon City", "Cebu")},
-    **{c: "Moldova" for c in ("Cahul", "Edinet", "Ungheni", "Chisinau", "Chișinău")},
-    **{c: "China" for c in ("Beijing", "Shanghai", "Guangzhou", "Macao")},
-    **{c: "Mali" for c in ("Kayes", "Bamako")},
-    **{c: "Senegal" for c in ("Dakar", "Louga")},
-    "Tirana": "Albania", "Tunis": "Tunisia", "Algiers": "Algeria", "Ouagadougou": "Burkina Faso",
-}
-
-# regions, provinces, states -> country
-_REGIONS: dict[str, str] = {
-    "Catalonia": "Spain", "Andalusia": "Spain", "Basque Country": "Spain",
-    "Flanders": "Belgium", "Wallonia": "Belgium",
-    "Bavaria": "Germany", "Hesse": "Germany", "Hessen": "Germany", "North Rhine-Westphalia": "Germany",
-    "Baden-Württemberg": "Germany", "Lower Saxony": "Germany", "Saxony": "Germany",
-    "Emilia-Romagna": "Italy", "Tuscany": "Italy", "Piedmont": "Italy", "Lombardy": "Italy",
-    "Basel-Stadt": "Switzerland", "Ontario": "Canada", "Quebec": "Canada", "Manitoba": "Canada",
-    "Kerala": "India", "Andhra Pradesh": "India", "Punjab": "India", "Gujarat": "India",
-    "Henan": "China", "Fujian": "China", "Guangdong": "China", "Zhejiang": "China",
-    "Nueva Ecija": "Philippines", "Zacatecas": "Mexico", "Jalisco": "Mexico", "Michoacán": "Mexico",
-    "Rif": "Morocco", "Souss": "Morocco", "Oriental": "Morocco",
-}
-
-_SIDE = {c: side for c, (side, _) in _COUNTRIES.items()}
-_NAME_TO_COUNTRY: dict[str, str] = {}
-for _c, (_side, _names) in _COUNTRIES.items():
-    for _n in _names:
-        _NAME_TO_COUNTRY[_n] = _c
-
-
-def _alternation(names) -> str:
-    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-
-
-_PLACE_RE = re.compile(r"(?<![\w-])(" + _alternation(list(_CITIES) + list(_REGIONS)) + r")(?:’s|'s)?(?![\w-])")
-_COUNTRY_RE = re.compile(r"(?<![\w-])(" + _alternation(_NAME_TO_COUNTRY) + r")(?:’s|'s)?(?![\w])")
-
-# --------------------------------------------------------------------------- actors
-
-# (pattern, level or a side-dependent tier). Tiers 'local', 'regional', 'national' become an
-# origin- or destination-side level by the names bound to the mention.
-_ACTOR_PATTERNS: list[tuple[str, str]] = [
-    # EU
-    (r"European Commission|the Commission|Commission’s|Commission's|European Parliament|the Parliament|(?-i:MEPs)|"
-     r"European Union|EU institutions?|EU bodies|EU level|the EU|EU’s|EU's|European institutions|European actors|"
-     r"European Committee of the Regions|Committee of the Regions|EIB Group|European Investment Bank|"
-     r"Directorate-General|Urban Partnership(?: on Inclusion)?|Partnership on Inclusion|Council of the European Union|"
-     r"Fundamental Rights Agency|European Integration Network|European Migration Network|Lisbon Treaty|"
-     r"Future EU \w+ programmes|EU funding|EU funds|European level|Partnership Principle|(?-i:AMIF|AMF|ESF\+?)", "eu"),
-    # city networks and associations of municipalities
-    (r"EUROCI+TIES|Eurocities|city networks?|networks? of (?:cities|local authorities|municipalities)|urban networks|"
-     r"Intercultural Cities|Integrating Cities|Cities of Migration|(?-i:ECCAR)|(?-i:UCLG)|(?-i:RGRE)|(?-i:CEMR)|"
-     r"Council of European Municipalities and Regions|Association of (?:Dutch|Netherlands|Swedish|Finnish|German) Municipalities|"
-     r"Union of Municipalities|association of municipalities|associations of local authorities|(?-i:VNG)|(?-i:SKL)|"
-     r"Platform for Municipal Cooperation|development cooperation agency of the municipalities", "city_networks"),
-    # international organisations
-    (r"OSCE|(?-i:ODIHR)|(?-i:OECD)|(?-i:IOM)|(?-i:UNHCR)|(?-i:UNDP)|(?-i:UNESCO)|(?-i:JMDI)|(?-i:ILO)|World Bank|United Nations|(?-i:the UN)\b|Council of Europe|"
-     r"international organi[sz]ations?|International Organi[sz]ation for Migration", "international_organisations"),
-    # migrant organisations
-    (r"migrant organi[sz]ations?|migrants organi[sz]ations?|immigrant organi[sz]ations?|migrant associations?|"
-     r"immigrant associations?|hometown associations?|diaspora (?:organi[sz]ations?|associations?|groups?|networks?)|"
-     r"migrant collectives?|associations of migrants|migrant-led \w+|migrant churches|Moroccan associations|"
-     r"(?:\w+ )?migrant organizations|(?:Italo–)?Senegalese organizations|organizations of Algerian Kabyle|"
-     r"Sankofa|Stichting [A-Z]\w+(?: [A-Z]\w+)*|women’s organizations|women's organizations|"
-     r"community-based organi[sz]ations|immigrant advisory body|immigrant NGOs|migrants based in|West African migrants|"
-     r"Malian migrants|Ghanaian migrants", "migrant_organisations"),
-    # civil society and private sector
-    (r"(?-i:NGOs?)|non-?governmental organi[sz]ations?|civil society(?: organi[sz]ations| actors)?|(?-i:CSOs?)|employers?|businesses|"
-     r"companies|private sector|trade unions?|social partners|foundations?|universit(?:y|ies)|University of \w+|"
-     r"political part(?:y|ies)|Vlaams Blok|Northern League|volunteer organi[sz]ations|sport clubs|churches|"
-     r"course providers|(?-i:ECRE)|(?-i:PICUM)|housing associations|Stiftung \w+", "civil_society_private"),
-    # regional tier
-    (r"regional governments?|regional authorit(?:y|ies)|regions?|provinces?|provincial (?:government|authorit\w+)|"
-     r"federal states|federated states|(?-i:Länder|Land)|cantons?|devolved (?:authorit\w+|governments?)|"
-     r"county administrative boards|regional (?:offices?|directors?|immigration agency|council)|governors?|"
-     r"subnational authorit(?:y|ies)|subnational (?:and municipal )?authorities|subnational (?:institutions?|entities|actors|level)|"
-     r"state governments?", "regional"),
-    # local tier
-    (r"municipalit(?:y|ies)|municipal (?:authorit(?:y|ies)|governments?|councils?|administrations?|partnerships?|officials)|"
-     r"local (?:governments?|authorit(?:y|ies)|administrations?|policymakers|level|actors|officials|job centers|advice cent(?:er|re)s?)|"
-     r"city (?:councils?|administrations?|governments?|officials|authorit(?:y|ies)|hall|partnerships?|councillors)|"
-     r"cities|city|towns?|villages?|mayors?|aldermen|alderman|councillors|town halls?|boroughs?|"
-     r"police department|Immigrant Advice Cent(?:er|re)|welcome cent(?:er|re)s?|(?-i:ZAM)|"
-     r"metropolises|local level|administrative staff and policy advisors of municipalities|municipal \w+|officials?|"
-     r"policy advisors|civil servants|(?:migrant|OFW|migrants’|diaspora) desks?|local(?:-level)? (?:offices|institutions|diaspora offices)", "local"),
-    # national tier
-    (r"national governments?|governments?|central governments?|federal governments?|the state|states|Member States?|"
-     r"member states?|ministr(?:y|ies)|ministers?|Federal (?:Office|Agency|Ministry)[\w ]*?(?= |,|\.)|national (?:agency|office|"
-     r"employment service|contact points?|authorit(?:y|ies)|policymakers|level|actors|integration plans?|programs?|"
-     r"fund\w*|reception program)|public employment service|consulates?|embassy|embassies|parliament|senate|"
-     r"national integration programs?|(?:[A-Z]\w+ )?Integrationskurse|(?-i:IQ)(?:-Network)?|Sure Start|"
-     r"Migration Impacts Fund|Equality Act|act on \w+|reception program|civic integration programs?|"
-     r"Overseas Chinese Affairs Office|(?-i:OCAO)|(?-i:OWWA)|(?-i:POEA)|(?-i:PESOs?)|Department of Labou?r|Presidency for Turks Abroad|"
-     r"Hassan II Foundation|diaspora (?:ministry|institutions?|offices?)|policymakers|the national level", "national"),
-]
-_ACTOR_RES = [(re.compile(r"(?<![\w-])(?:" + p + r")(?![\w-])", re.I), lvl) for p, lvl in _ACTOR_PATTERNS]
-
-_ORIGIN_MARK = re.compile(
-    r"\b(origin|of origin|origin-country|origin countr\w*|sending|home ?town|home countr\w*|emigrants?|emigration|"
-    r"migrant-sending|countries of origin|country of origin|partner municipalit\w*)\b",
-    re.I,
-)
-_DEST_MARK = re.compile(r"\b(destination|receiving|host|migrant-receiving|immigrant-receiving)\b", re.I)
+_DOMAIN = get_domain()
+_SIDE = {name: c.side for name, c in _DOMAIN.countries.items()}
+_ACTOR_RES = [(re.compile(r"(?<![\w-])(?:" + p + r")(?![\w-])", re.I), lvl) for p, lvl in _DOMAIN.actor_patterns]
+_ORIGIN_INSTITUTION = re.compile(_DOMAIN.origin_institution) if _DOMAIN.origin_institution else None
+_ORIGIN_MARK = re.compile(r"\b(" + _DOMAIN.side_markers.get("origin", "origin") + r")\b", re.I)
+_DEST_MARK = re.compile(r"\b(" + _DOMAIN.side_markers.get("destination", "destination") + r")\b", re.I)
 
 # --------------------------------------------------------------------------- statement rules
 
@@ -310,14 +124,14 @@ _ACTION = re.compile(
     r"engag(?:ed|es) (?:in|with)|(?:were|was|is|are) engaged|help(?:ed|s)|assist(?:ed|s)|deliver(?:ed|s)|sent|shipping|"
     r"construction of|buil[dt]s?|called attention|argued for|voted|respond(?:ed|s)|negotiat(?:ed|es)|"
     r"lobbying|mapp?(?:ed|s)|refer(?:red|s)|allocat(?:ed|es)|sets? out|operat(?:ed|es)|facilitat(?:ed|es)|"
-    r"arrang(?:ed|es)|forged|integrated into|implements|has had its own|has its own|have their own|"
+    r"arrang(?:ed|es)|forged|integrated into|implements|has its own|have their own|"
     r"is a focus|are run|is run|was run|been running|been introduced|was first introduced|"
     r"is developing|are developing|is engaging|are formulating|are being pursued|"
     r"moved|enabled?|stimulat(?:ed|es|ing)|fulfilled|received|receive|welcom(?:ed|es)|recruit(?:ed|s)|"
     r"has managed|have managed|managed to|block(?:ed)?|made it|makes it|produced|publish(?:ed|es)|"
     r"promot(?:ed|es)|"
     r"contacts with|worked together|work together|implement|played (?:a|an) \w+ role|involved in|"
-    r"follows|lost|continue to|implement|link(?:s|ed)? up|sign up|became involved|ventured|mention(?:s|ed)? the)\b",
+    r"follows|lost|continue to|implement|link(?:s|ed)? up|sign up|became involved|mention(?:s|ed)? the)\b",
     re.I,
 )
 _ACTION_NOUN = re.compile(r"\b(campaigns?|exhibitions?|initiatives?|programmes?|programs?|projects?|partnerships?|agreements?|"
@@ -374,6 +188,12 @@ _ATTRIBUTION = re.compile(
     r"states?|indicates?|suggests?|discuss(?:es)?|refers? to)(?: that)?,?\s+(?:in this respect,?\s*|for instance,?\s*)?)",
 )
 _QUESTION = re.compile(r"\?\s*$")
+# a proper name or acronym opening the clause: an acronym with its verb ('IQ links up ...'), or a name
+# introduced as an instance of what the sentence before described ('Sankofa is one such organization')
+_NAMED_SUBJECT = re.compile(
+    r"\s*([A-Z]{2,6}(?=\s(?!(?:is|are|was|were)\b)[a-z]+(?:s|ed)\s)|[A-Z][\w-]+(?: [A-Z][\w-]+){0,2}"
+    r"(?= (?:is|was) (?:one such|another such|an example|one example|a case in point)\b))"
+)
 _CAPNAME = re.compile(r"(?<!^)(?<![.!?:]\s)\b[A-Z][A-Za-zÀ-ÿğşıİ’'-]{1,}")
 _STOP_CAPS = {
     "The", "This", "These", "Those", "In", "For", "It", "They", "But", "And", "However", "While", "Although",
@@ -434,7 +254,7 @@ def place_names(text: str) -> list[str]:
 
 def country_of_place(place: str) -> str:
     """The country of a city or region of the gazetteer ('' when unknown)."""
-    return _CITIES.get(place) or _REGIONS.get(place, "")
+    return _DOMAIN.country_of_place(place)
 
 
 def strip_citations(text: str) -> str:
@@ -448,18 +268,10 @@ def _strip_connectors(text: str) -> str:
 def _places(text: str) -> list[tuple[int, int, str, str, str]]:
     """(start, end, name, country, kind) for each named city/region and country in ``text``."""
     out = []
-    for m in _PLACE_RE.finditer(text):
-        name = m.group(1)
-        country = _CITIES.get(name) or _REGIONS.get(name, "")
-        out.append((m.start(), m.end(), name, country, "region" if name in _REGIONS else "city"))
-    for m in _COUNTRY_RE.finditer(text):
-        name = m.group(1)
+    for start, end, name, country, kind in _DOMAIN.find_places(text):
         if name in ("US",) and not re.search(r"\bUS\b", text):
             continue
-        if any(s <= m.start() < e for s, e, *_ in out):
-            continue
-        out.append((m.start(), m.end(), name, _NAME_TO_COUNTRY[name], "country"))
-    out.sort()
+        out.append((start, end, name, country, kind))
     return out
 
 
@@ -542,6 +354,8 @@ def _mentions(text: str, places, default_side: str | None = None) -> list[_Menti
                 side = _SIDE.get(country, side)
                 place = mt.place
             origin_lvl, dest_lvl = _TIER[mt.level]
+            if mt.level == "national" and _ORIGIN_INSTITUTION is not None and _ORIGIN_INSTITUTION.search(mt.text):
+                side = "origin"  # a state's own institution for its citizens abroad
             side = side or default_side
             level = origin_lvl if side == "origin" else dest_lvl
             resolved.append(_Mention(mt.start, mt.end, mt.text, level, place, country, oblique))
@@ -554,7 +368,7 @@ def _mentions(text: str, places, default_side: str | None = None) -> list[_Menti
 
 
 _VERB_AFTER = re.compile(
-    r"^(?:’s?|'s?)?(?:\s+of\s+(?:the\s+)?[A-Z][\w-]*(?:\s[A-Z][\w-]*)*(?:,\s[A-Z][\w-]+,)?)?(?:\s*\([^)]*\))?"
+    r"^(?:’s?|'s?)?(?:\s+(?:of|in|from)\s+(?:the\s+)?(?:[a-z]+ern\s+)?[A-Z][\w-]*(?:\s[A-Z][\w-]*)*(?:,\s[A-Z][\w-]+,)?)?(?:\s*\([^)]*\))?"
     r"(?:\s+(?:\w+ly|also|now|already|still|often|even|themselves|itself|too|in \w+))*\s+"
     r"(?:has|have|had|is|are|was|were|will|can|could|should|must|may|might|would|need|needs|do|does|did|shall|ought|"
     r"lost|set|put|led|held|made|paid|built|sent|ran|run|took|gave|began|became|brought|found|sought|won|kept|left|met|"
@@ -795,6 +609,17 @@ def classify_statement(
 
     subject = _subject(core, mentions, kind)
     main_start = _main_clause_start(core, mentions)
+    if kind is None and previous is not None and previous.context_level:
+        # 'IQ links up regional networks ...', 'Sankofa is one such organization': a name the passage
+        # introduced before, as the subject of its own clause, is the passage's actor going on
+        starts = [main_start]
+        if _LEADING_ADVERBIAL.match(core) and "," in core:
+            starts.append(core.index(",") + 1)  # 'In order to fulfill this role, ZAM forged ...'
+        m = next((x for x in (_NAMED_SUBJECT.match(core, st) for st in starts) if x), None)
+        if (m and m.group(1) not in _STOP_CAPS and not any(p[0] == m.start(1) for p in places)
+                and (subject is None or subject.oblique or subject.start > m.start(1))):
+            subject = _Mention(m.start(1), m.end(1), m.group(1), previous.context_level)
+            mentions = sorted(mentions + [subject], key=lambda x: x.start)
     score = 1.0 if kind else 0.0
     if kind is None:
         score, rule = _practice_score(core, text, places, mentions, subject, previous, scholars, main_start)
@@ -823,7 +648,7 @@ def classify_statement(
             if not place and previous.context_place:
                 place, country = previous.context_place, previous.context_country or country
         if place and level in ("destination_city", "origin_municipality"):
-            side = _SIDE.get(country or _CITIES.get(place, "") or _REGIONS.get(place, ""))
+            side = _SIDE.get(country or _DOMAIN.country_of_place(place))
             if side:
                 level = "origin_municipality" if side == "origin" else "destination_city"
     elif kind == "recommendation":
@@ -846,21 +671,7 @@ def _with_context(label: StatementLabel, previous: StatementLabel | None, senten
 
 # --------------------------------------------------------------------------- themes
 
-_THEME_KEYWORDS: dict[str, str] = {
-    "employment": r"\b(jobs?|employ\w*|labou?r market|unemploy\w*|skills?|qualifications?|credential|entrepreneur\w*|job cent(?:er|re)s?|vocational|workers?|recruitment)\b",
-    "education": r"\b(schools?|education\w*|pupils?|teachers?|students?|training|universit\w+|child care|childcare|children)\b",
-    "health": r"\b(health\w*|medical|hospitals?|diabetes|geriatric|care for the elderly|nursing)\b",
-    "language": r"\b(language\w*|linguistic|translat\w+|multilingual|interpret\w+|integration courses|Integrationskurse)\b",
-    "housing_segregation": r"\b(housing|segregat\w+|neighbou?rhoods?|disadvantaged (?:areas|neighbou?rhoods)|area-based|urban (?:planning|regeneration|renewal)|shelter)\b",
-    "political_participation": r"\b(vot\w+|elections?|electoral|political participation|consultative|advisory (?:body|board|council)|councils? of foreigners|represent\w+ in parliament|participat\w+ in elections|political rights)\b",
-    "anti_discrimination": r"\b(discriminat\w+|racism|racial|xenophob\w+|rumou?rs?|stereotypes?|equal treatment|equality|prejudice|diversity charter)\b",
-    "reception_refugees": r"\b(refugees?|asylum|reception|resettle\w*|relocat\w+|newcomers?|newly arrived|new arrivals|humanitarian admission|introduction programs?)\b",
-    "funding": r"\b(fund\w*|budget\w*|financ\w+|money|euros?|resources|grants?|earmark\w*|cofinanc\w+|co-financ\w+|lump sums?|AMIF|ESF)\b",
-    "diaspora_development": r"\b(diaspora\w*|remittances?|co-development|codevelopment|emigrants?|hometown|origin countr\w+|countr(?:y|ies) of origin|development cooperation|return migration|translocal|transnational activities)\b",
-    "culture_exchange": r"\b(cultur\w+|intercultural|twinning|exchange programmes?|city-to-city|town-to-town|partnerships? between|city partnerships?|exchanges?)\b",
-    "coordination_governance": r"\b(coordinat\w+|co-ordinat\w+|cooperat\w+|co-operat\w+|multi-?level|governance|partnership principle|dialogue|collaborat\w+)\b",
-    "monitoring_evaluation": r"\b(monitor\w*|evaluat\w+|indicators?|data|statistics|assessments?|evidence)\b",
-}
+_THEME_KEYWORDS: dict[str, str] = {t["id"]: t["keywords"] for t in _DOMAIN.themes if t.get("keywords")}
 _THEME_KW_RES = {k: re.compile(v, re.I) for k, v in _THEME_KEYWORDS.items()}
 
 _theme_matrix: np.ndarray | None = None

@@ -142,6 +142,15 @@ class Settings(BaseSettings):
         description="Writable folder for the index, user-added reports and feedback. Created on first run.",
     )
     prompts_dir: Path = Field(REPO_ROOT / "prompts", description="Folder with the prompt and message templates.")
+    domain_dir: Path = Field(
+        REPO_ROOT / "knowledge_base" / "domain",
+        description=(
+            "Folder with the knowledge of the field as data (assistant/domain.py): places.yaml and gazetteer/ (countries, "
+            "regions, cities, demonyms, destination countries), actors.yaml (actor phrases by level), taxonomy.yaml (levels "
+            "and themes), documents.yaml (section kinds, starter questions, opinion patterns), languages.yaml. Point it at "
+            "a copy to adapt the assistant to another field's reports."
+        ),
+    )
 
     # --- embeddings and index ----------------------------------------------------------
     embedding_model: str = Field(
