@@ -52,7 +52,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            print(f"  [{c.n}] {c.title} — {c.section or 'no section'} — {c.source}, lines {c.start_line}-{c.end_line}")
+            page = f"p. {c.page}, " if c.page else ""
+            print(f"  [{c.n}] {c.title} — {c.section or 'no section'} — {c.source}, {page}lines {c.start_line}-{c.end_line}")
     return 0
 
 
@@ -201,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("ingest", help="add reports (PDF, DOCX, HTML, Markdown, TXT) and update the index")
     i.add_argument("paths", nargs="+")
-    i.add_argument("--title", help="title for a single report (default: its first line)")
+    i.add_argument("--title", help="title for a single report (default: the file's metadata or its first page)")
     i.add_argument("--year", type=int)
     i.set_defaults(func=cmd_ingest)
 

@@ -41,6 +41,7 @@ class Passage(BaseModel):
     end_line: int = Field(description="1-based, inclusive, in the source file")
     text: str
     sentences: list[str] = Field(default_factory=list, description="The passage text split into sentences")
+    page: str | None = Field(None, description="The page of a PDF report where the passage starts (its printed number), else null")
 
 
 class Citation(BaseModel):
@@ -56,6 +57,7 @@ class Citation(BaseModel):
     quotes: list[str] = Field(
         default_factory=list, description="The sentences of the passage that the answer quotes (or that support an LLM statement)"
     )
+    page: str | None = Field(None, description="The page of a PDF report where the cited passage starts, else null")
 
 
 class RetrievedPassage(BaseModel):
