@@ -39,6 +39,8 @@ class Converted:
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–—(]?\s*([0-9]{1,4}|[ivxlc]{1,6})\s*[-–—)]?(?:\s*(?:/|of)\s*\d{1,4})?$", re.I)
 _BAD_TITLE = re.compile(r"^(?:microsoft word|untitled|document\d*|doc\d*|\s*$)|\.(?:docx?|pdf|odt|indd)\s*$", re.I)
+_CID_BULLET = re.compile(r"^\(cid:\d+\)\s*")
+_CID = re.compile(r"\(cid:\d+\)")
 _BAD_AUTHOR = re.compile(r"^(?:python-docx|admin\w*|user|owner|unknown|author|anonymous|microsoft \w+|\W*)$", re.I)
 _NUMBERED = re.compile(r"^((?:\d{1,2}\.){0,3}\d{1,2})\.?\s+\S")
 
@@ -80,6 +82,8 @@ def _pdf_lines(page) -> list[_Line]:
     out = []
     for ws in lines:
         text = " ".join(w["text"] for w in ws).strip()
+        text = _CID_BULLET.sub("- ", text)  # a bullet glyph the font does not map: "(cid:127) EU ensures"
+        text = _CID.sub("", text).strip()
         if not text:
             continue
         sizes = Counter(round(w["size"], 1) for w in ws for _ in w["text"])

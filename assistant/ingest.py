@@ -166,8 +166,17 @@ def _guess_title(text: str, path: Path) -> str:
     return path.stem
 
 
+_ORGANISATION = re.compile(
+    r"\b(?:Committee|Commission|Agency|Office|Union|Ministry|Institute|Organi[sz]ation|Council|Centre|Center|"
+    r"Foundation|Network|Department|Parliament|Government|University|Association|Programme|Bank|Forum)\b"
+)
+
+
 def _short_citation(authors: str, title: str, year: int | None) -> str:
     """'Smith & Jones 2021', 'Smith et al. 2021', else the title's first words."""
+    if _ORGANISATION.search(authors or ""):
+        first = re.split(r";", authors)[0].strip()  # an institution as author: its name, not "surnames"
+        return first[:60] + (f" {year}" if year else "")
     names = [a.strip() for a in re.split(r",|;|\band\b|&", authors or "") if a.strip()]
     surnames = [n.split()[-1] for n in names if n.split()]
     if surnames and len(surnames) <= 2:
