@@ -92,6 +92,11 @@ def _pdf_lines(page) -> list[_Line]:
     return out
 
 
+def _in_zone(ln: _Line, height: float) -> bool:
+    """Near the top or bottom edge of the page, where running headers, footers and page numbers stand."""
+    return ln.top < 0.09 * height or ln.bottom > 0.91 * height
+
+
 def _mask(text: str) -> str:
     return re.sub(r"\d+", "#", " ".join(text.lower().split()))
 
@@ -104,11 +109,14 @@ def pdf_convert(path: Path) -> Converted:
         pages = [(float(p.height), _pdf_lines(p)) for p in pdf.pages]
     n = len(pages)
     # running headers and footers: the same text (digits masked) near the top or bottom of many pages
+    all_sizes: Counter = Counter(ln.size for _, lines in pages for ln in lines for _ in ln.text)
+    common_size = all_sizes.most_common(1)[0][0] if all_sizes else 10.0
     zone_counts: Counter = Counter()
     for height, lines in pages:
         keys = set()
         for ln in lines:
-            if ln.top < 0.12 * height or ln.bottom > 0.88 * height:
+            # a heading repeated on every page (a chapter title) is not furniture: furniture is small print
+            if _in_zone(ln, height) and ln.size < common_size * 1.12:
                 keys.add(_mask(ln.text))
         zone_counts.update(keys)
     repeated = {k for k, c in zone_counts.items() if n >= 3 and c >= max(3, 0.3 * n)}
@@ -119,7 +127,7 @@ def pdf_convert(path: Path) -> Converted:
         label = str(idx + 1)
         body = []
         for ln in lines:
-            in_zone = ln.top < 0.12 * height or ln.bottom > 0.88 * height
+            in_zone = _in_zone(ln, height) and ln.size < common_size * 1.12
             number = _PAGE_NUMBER.match(ln.text.strip())
             if in_zone and number:
                 label = number.group(1)

@@ -69,7 +69,7 @@ _CAPTION = re.compile(r"^\W*(Source|Sources|Chart|Table|Figure|Box|Note|Notes)\b
 
 def _looks_like_title(s: str) -> bool:
     s = s.strip()
-    if not s or len(s) > 110 or _words(s) > 14 or re.search(r"[.,;!]$", s) or _CAPTION.match(s):
+    if not s or len(s) > 110 or _words(s) > 14 or re.search(r"[.,;:!]$", s) or _CAPTION.match(s):
         return False
     return s[0].isupper() or s[0] in "‘“'\"("
 
