@@ -38,7 +38,7 @@ class Converted:
 
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–—(]?\s*([0-9]{1,4}|[ivxlc]{1,6})\s*[-–—)]?(?:\s*(?:/|of)\s*\d{1,4})?$", re.I)
-_BAD_TITLE = re.compile(r"^(?:microsoft word|untitled|document\d*|doc\d*|\s*$)|\.(?:docx?|pdf|odt|indd)\s*$", re.I)
+_BAD_TITLE = re.compile(r"^(?:microsoft word|untitled|\(?anonymous\)?|document\d*|doc\d*|\s*$)|\.(?:docx?|pdf|odt|indd)\s*$", re.I)
 _CID_BULLET = re.compile(r"^\(cid:\d+\)\s*")
 _CID = re.compile(r"\(cid:\d+\)")
 _BAD_AUTHOR = re.compile(r"^(?:python-docx|admin\w*|user|owner|unknown|author|anonymous|microsoft \w+|\W*)$", re.I)

@@ -220,7 +220,8 @@ def load_domain(directory: Path) -> Domain:
         countries[name] = Country(code, name, "destination" if code in destination else "origin", tuple(names))
         code_to_name[code] = name
         for n in names:
-            name_to_country.setdefault(n, name)
+            if not n.startswith("The "):  # "The Netherlands": the country's name is "Netherlands" after "the"
+                name_to_country.setdefault(n, name)
         demonyms += list(dem.get(code) or [])
     regions: dict[str, str] = {}
     for code, names in (places.get("regions") or {}).items():

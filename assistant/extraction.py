@@ -70,7 +70,7 @@ _RECOMMEND_STRONG = re.compile(
     r"deserves? (?:greater|more|further|particular|closer) attention|(?:is|are|remains?) (?:essential|crucial|vital|indispensable) (?:to|for|that)|"
     r"there (?:is|remains)(?:,? (?:still|also|thus|therefore|however|clearly|now),?)* (?:an? )?(?:\w+ )?need (?:for|to)|"
     r"(?:we|the report|this report|the authors?|this (?:brief|chapter|study)) (?:recommends?|suggests?|proposes?|urges?|calls? (?:on|for))|"
-    r"(?:is|are) recommended|recommend(?:ed|s)? that|must|needs? to be \w+(?:ed|en|lt|wn))\b",
+    r"(?:is|are) recommended|recommend(?:ed|s)? that|must|needs? to be (?:\w+ly )?\w+(?:ed|en|lt|wn))\b",
     re.I,
 )
 _RECOMMEND_SOFT = re.compile(
@@ -129,7 +129,7 @@ _ACTION = re.compile(
     r"is developing|are developing|is engaging|are formulating|are being pursued|"
     r"moved|enabled?|stimulat(?:ed|es|ing)|fulfilled|received|receive|welcom(?:ed|es)|recruit(?:ed|s)|"
     r"has managed|have managed|managed to|block(?:ed)?|made it|makes it|produced|publish(?:ed|es)|"
-    r"promot(?:ed|es)|"
+    r"promot(?:ed|es)|merg(?:ed|es)|"
     r"contacts with|worked together|work together|implement|played (?:a|an) \w+ role|involved in|"
     r"follows|lost|continue to|implement|link(?:s|ed)? up|sign up|became involved|mention(?:s|ed)? the)\b",
     re.I,
@@ -178,6 +178,7 @@ _PRONOUN_START = re.compile(r"^(?:it|they|the city|the municipality|the town|the
 _PARTICIPLE = r"(?:\w+(?:ed|en|lt|wn)|run|set|led|held|made|paid|built|sent|done|put|brought|sought|taught|bought)"
 _PASSIVE_BY = re.compile(r"\b(?:is|are|was|were|been|being) (?:\w+ly )?" + _PARTICIPLE + r" by\s+", re.I)
 _PASSIVE = re.compile(r"\b(?:has|have|had) been " + _PARTICIPLE + r"\b|\b(?:is|are|was|were) (?:\w+ly )?" + _PARTICIPLE + r" by\b", re.I)
+_PASSIVE_NO_AGENT = re.compile(r"^\W*(?:[\w-]+\s+){0,4}?(?:is|are|was|were|has been|have been)\s+(?:\w+ly\s+)?" + _PARTICIPLE + r"\b(?!\s+by\b)", re.I)
 _GERUND_START = re.compile(r"^[A-Z][a-z]+ing\b(?! (?:is|are|was|were)\b)")
 _ATTRIBUTION = re.compile(
     r"^(?:it is (?:important|interesting|worth|crucial) (?:to )?(?:note|noting|mention|mentioning|stress)(?: here)? that\s+|"
@@ -206,6 +207,7 @@ _STOP_CAPS = {
 _GENERIC_NAMED = {"member states", "states", "eu", "the eu", "ngos", "ngo", "csos", "cso", "meps", "eu level",
                   "european level", "eu funds", "eu funding", "eu institutions", "eu bodies", "european institutions",
                   "european actors"}
+_PART_OF = re.compile(r"\b(?:section|sections|branch|branches|office|offices|chapter|arm)\s+of\s+(?:the\s+)?$", re.I)
 _PREPOSITION_BEFORE = re.compile(
     r"(?:\b(?:with|between|to|from|for|by|of|in|into|among|towards|against|on|at|across|within|through|about|"
     r"and|or|than|like|via|throughout|inside|outside|around|beyond|under|over)|’s|'s)\s+(?:the\s+|a\s+|an\s+|its\s+|their\s+|other\s+|"
@@ -344,9 +346,10 @@ def _mentions(text: str, places, default_side: str | None = None) -> list[_Menti
     resolved = []
     parens = [(m.start(), m.end()) for m in re.finditer(r"\([^()]*\)|\[[^\[\]]*\]", text)]
     for mt in found:
-        oblique = bool(_PREPOSITION_BEFORE.search(text[max(0, mt.start - 30) : mt.start])) or any(
-            a < mt.start < b for a, b in parens
-        )
+        before = text[max(0, mt.start - 30) : mt.start]
+        oblique = bool(_PREPOSITION_BEFORE.search(before)) or any(a < mt.start < b for a, b in parens)
+        if oblique and _PART_OF.search(before):
+            oblique = False  # 'the German section of the Council of ...': the organisation acts
         if mt.level in _TIER:
             side, place, country = _side_for(text, mt.start, mt.end, places)
             if mt.place:
@@ -396,6 +399,8 @@ def _main_clause_start(text: str, mentions: list[_Mention] | None = None) -> int
                 return c
     if re.match(r"(?:where|when|if|although|though|while|whilst|whereas|because|since|as|unless|once)\b", text, re.I):
         return commas[0]
+    if _PRONOUN_START.match(text[commas[0] :].strip()):
+        return commas[0]  # 'Before the local elections in 2006, the platform organised ...'
     return 0
 
 
@@ -642,7 +647,10 @@ def classify_statement(
             # 'It creatively adapted ...', 'The city has also ...', 'Additional resources were used by the
             # city ...': the actor of the sentences before
             own = subject is not None and pron is not None and subject.start <= main_start + 6  # 'The city has ...'
-            if previous.context_level and not own and (subject is None or pron or subject.level == previous.context_level):
+            if previous.context_level and not own and (
+                subject is None or pron or subject.level == previous.context_level
+                or (subject.oblique and _PASSIVE_NO_AGENT.search(core[main_start:]))  # 'Contacts were established with cities in ...'
+            ):
                 level = previous.context_level
                 actor = previous.context_actor or actor
             if not place and previous.context_place:

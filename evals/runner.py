@@ -414,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", default=str(DEFAULT_THRESHOLDS), metavar="FILE",
                    help="thresholds file (default: evals/thresholds.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--user-reports", action="store_true",
+                   help="also run the user-report eval (evals/user_reports: reports not shipped, as PDF and DOCX)")
     return p
 
 
@@ -429,6 +431,13 @@ def main(argv: list[str] | None = None, *, assistant=None) -> int:
     if metrics.get("catalogue"):
         print("\n" + format_catalogue(metrics))
     out = Path(args.out)
+    if args.user_reports:  # issue 11: figures on reports that are not shipped, beside the shipped ones
+        from evals.user_reports.__main__ import print_table, run as run_user_reports
+        from assistant.settings import get_settings
+
+        print()
+        print_table(run_user_reports(["pdf", "docx"], out / "user_reports", Path(get_settings().data_dir)),
+                    metrics["assistant"]["overall"])
     print(f"\n{metrics['n_questions']} questions in {metrics['run_seconds']:.1f} s; "
           f"wrote {out / 'results.jsonl'}, {out / 'metrics.json'}, {out / 'report.html'}")
     if thresholds is not None:
