@@ -60,7 +60,8 @@ _LEADING_ADVERBIAL = re.compile(
     r"^(?:under|in|within|through|since|although|though|while|whilst|when|as|after|before|with|without|despite|"
     r"beyond|where|if|unless|once|in order to|to|based on|building on|working with|following|according to|"
     r"compared with|compared to|besides|on|at|during|from|via|by|given|against|across|throughout|among|"
-    r"until|because|whereas|instead of|rather than|apart from|along with|together with|like|unlike|beside)\b",
+    r"until|because|whereas|instead of|rather than|apart from|along with|together with|like|unlike|beside|every|each|"
+    r"today|lately|recently|more recently|since then|later|meanwhile)\b",
     re.I,
 )
 
@@ -101,6 +102,14 @@ _IMPERATIVE = re.compile(
     r"acknowledge|embed|raise|let|do|don't)\b(?!\s+(?:is|are|was|were|has|have|had|from|of|for|to|in|by|with|on|at|can|could|may|might|will|would|should|must|and|or)\b)(?!,)",
     re.I,
 )
+# 'Policies need to take into account ...', 'Cities need to rethink ...': what a kind of actor or policy must do
+_POLICY_NEEDS_TO = re.compile(
+    r"(?:^|[;:]\s+|,\s+(?:and|but|so)\s+)(?:[\w’'-]+\s+){0,5}?(?:policies|policy frameworks?|frameworks?|programmes?|programs?|"
+    r"strategies|measures|approaches|arrangements|cities|municipalities|governments?|authorities|stakeholders|actors)"
+    r"(?:\s+(?:for|of|on|in)\s+(?:[\w-]+\s+){1,3}?)?\s*(?:also\s+|therefore\s+|further\s+)?"
+    r"need\s+to\s+(?!be\s+(?:noted|seen|viewed|understood)\b)\w+",
+    re.I,
+)
 _GERUND_TITLE = re.compile(r"^[A-Z][a-z]+ing\b[^.;:]{0,70}\.?$")
 
 _EXAMPLE_STRONG = re.compile(
@@ -129,13 +138,15 @@ _ACTION = re.compile(
     r"is developing|are developing|is engaging|are formulating|are being pursued|"
     r"moved|enabled?|stimulat(?:ed|es|ing)|fulfilled|received|receive|welcom(?:ed|es)|recruit(?:ed|s)|"
     r"has managed|have managed|managed to|block(?:ed)?|made it|makes it|produced|publish(?:ed|es)|"
-    r"promot(?:ed|es)|merg(?:ed|es)|"
+    r"promot(?:ed|es)|merg(?:ed|es)|consult(?:s|ed)|channel(?:l)?ed|devis(?:ed|es)|formed|"
+    r"(?:has|have) made [^.;]{0,60}?priorit(?:y|ies)|"
     r"contacts with|worked together|work together|implement|played (?:a|an) \w+ role|involved in|"
     r"follows|lost|continue to|implement|link(?:s|ed)? up|sign up|became involved|mention(?:s|ed)? the)\b",
     re.I,
 )
 _ACTION_NOUN = re.compile(r"\b(campaigns?|exhibitions?|initiatives?|programmes?|programs?|projects?|partnerships?|agreements?|"
                           r"charters?|strateg(?:y|ies)|centers?|centres?|desks?|offices?|services?|network)\b", re.I)
+_FOUNDED = re.compile(r"\b(?:was|were|has been|have been) (?:created|established|set up|launched|founded)\b", re.I)
 _HEDGE = re.compile(r"\b(may|might|could|would)\b", re.I)
 _NEGATION = re.compile(
     r"\b(?:(?:do|does|did|have|has|had|is|are|was|were|can|could|will|would)\s+(?:not|never)|\w+n't|no longer|"
@@ -149,7 +160,11 @@ _FINDING = re.compile(
     r"authors? (?:refer|argue|emphasi[sz]e)|participation rates|"
     r"it is (?:\w+ )?(?:recogni[sz]ed|acknowledged|argued|assumed|believed|known|estimated|expected|observed)|"
     r"^(?:researchers|scholars|studies|experts|interviewees|respondents|the literature|research|evaluations)\b|"
-    r"^the (?:main |key |overarching |primary )?(?:motivation|reason|aim|objective|goal|purpose|challenge|problem|question|idea|point)s?\b)\b|%)",
+    r"^the (?:main |key |overarching |primary )?(?:motivation|reason|aim|objective|goal|purpose|challenge|problem|question|idea|point)s?\b|"
+    # a study's result, not an actor's deed: 'an analysis of 22 cities shows', 'the findings reveal', 'it can be assumed'
+    r"(?:analysis|analyses|review|study|report|survey|findings?|evaluation|research|index|data)\b[^.;]{0,90}?\b(?:shows?|showed|confirms?|"
+    r"confirmed|reveals?|revealed|suggests?|suggested|indicates?|indicated|highlighted|finds|found)\b|"
+    r"it can be (?:assumed|seen|observed|argued)|one can (?:observe|see)|can be observed)\b|%)",
     re.I,
 )
 _ATTITUDE = re.compile(
@@ -173,7 +188,7 @@ _GENERIC_SUBJECT = re.compile(
 )
 _PRONOUN_START = re.compile(r"^(?:it|they|the city|the municipality|the town|the region|the program(?:me)?|"
                             r"the project|the initiative|the platform|the partnership|the network|the office|"
-                            r"this programme|this program|the campaign|the organi[sz]ation|he|she|its|their|"
+                            r"this programme|this program|the campaign|the organi[sz]ation|the association|he|she|its|their|"
                             r"additional resources|the (?:service|centre|center|scheme|fund|strategy|charter))\b", re.I)
 _PARTICIPLE = r"(?:\w+(?:ed|en|lt|wn)|run|set|led|held|made|paid|built|sent|done|put|brought|sought|taught|bought)"
 _PASSIVE_BY = re.compile(r"\b(?:is|are|was|were|been|being) (?:\w+ly )?" + _PARTICIPLE + r" by\s+", re.I)
@@ -371,7 +386,7 @@ def _mentions(text: str, places, default_side: str | None = None) -> list[_Menti
 
 
 _VERB_AFTER = re.compile(
-    r"^(?:’s?|'s?)?(?:\s+(?:of|in|from)\s+(?:the\s+)?(?:[a-z]+ern\s+)?[A-Z][\w-]*(?:\s[A-Z][\w-]*)*(?:,\s[A-Z][\w-]+,)?)?(?:\s*\([^)]*\))?"
+    r"^(?:’s?|'s?)?(?:\s+(?:of|in|from)\s+(?:the\s+)?(?:\d+\s+)?(?:[a-z]+ern\s+)?[A-Z][\w-]*(?:\s(?:[a-z]+\s)?[A-Z][\w-]*)*(?:,\s[A-Z][\w-]+,)?)?(?:\s*\([^)]*\))?"
     r"(?:\s+(?:\w+ly|also|now|already|still|often|even|themselves|itself|too|in \w+))*\s+"
     r"(?:has|have|had|is|are|was|were|will|can|could|should|must|may|might|would|need|needs|do|does|did|shall|ought|"
     r"lost|set|put|led|held|made|paid|built|sent|ran|run|took|gave|began|became|brought|found|sought|won|kept|left|met|"
@@ -517,6 +532,9 @@ def _practice_score(core: str, text: str, places, mentions, subject, previous: S
     if _YEAR.search(core):
         score += 0.4
         why.append("year")
+    if _FOUNDED.search(core):
+        score += 0.4  # 'An Immigration Observatory was created in 2002': an institution set up
+        why.append("founded")
     if subject is not None:
         score += 0.8
         why.append("actor")
@@ -602,6 +620,8 @@ def classify_statement(
         kind, rule = "recommendation", "modal"
     elif any(re.match(r"\s+needs?\s+to\b", core[mt.end : mt.end + 12]) for mt in mentions if not mt.oblique):
         kind, rule = "recommendation", "actor-needs-to"
+    elif _POLICY_NEEDS_TO.search(core) and not _NOT_ADVICE.search(core):
+        kind, rule = "recommendation", "policy-needs-to"
     elif in_recs and _RECOMMEND_SOFT.search(advice_text):
         kind, rule = "recommendation", "soft-modal"
     elif in_recs and _IMPERATIVE.match(core) and not _GERUND_TITLE.match(core):
