@@ -86,6 +86,14 @@ class GateSettings(BaseModel):
             "the evidence for the rest of it reaches this."
         ),
     )
+    count_check: bool = Field(
+        False,
+        description=(
+            "A 'how many X / how much X' question is answered only if a retrieved sentence gives a figure of X (a number "
+            "a few words before X, or an amount of money), not just any number (assistant/counted.py). Off by default: "
+            "on the dev set it declines two answerable questions whose figure retrieval misses (see evals/user_reports)."
+        ),
+    )
     missing_fact_sentences: int = Field(
         10,
         description=(

@@ -139,7 +139,7 @@ def question_file(fmt: str, data_dir: Path, out: Path) -> tuple[Path, list[str]]
     return path, problems
 
 
-def run(formats: list[str], out: Path, data_dir: Path, check_only: bool = False) -> dict:
+def run(formats: list[str], out: Path, data_dir: Path, check_only: bool = False, count_check: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="user_reports_"))
     result: dict = {"formats": {}}
@@ -150,6 +150,8 @@ def run(formats: list[str], out: Path, data_dir: Path, check_only: bool = False)
             info["gold_problems"] = problems
             if not check_only:
                 env = dict(os.environ, POLICY_ASSISTANT_DATA_DIR=info["data_dir"])
+                if count_check:
+                    env["POLICY_ASSISTANT_GATE__COUNT_CHECK"] = "true"
                 run_dir = out / fmt
                 proc = subprocess.run(
                     [sys.executable, "-m", "evals.runner", "--questions", str(qfile), "--out", str(run_dir), "--quiet"],
@@ -197,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--formats", default="pdf,docx")
     ap.add_argument("--shipped", help="metrics.json of a shipped-report eval run, shown beside")
     ap.add_argument("--check", action="store_true", help="only check that every gold quote is found")
+    ap.add_argument("--count-check", action="store_true", help="answer with gate.count_check on (see assistant/counted.py)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from assistant.index import IndexManager
@@ -204,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = get_settings()
     IndexManager(settings).ensure(progress=False)  # the shipped reports' index, built once
-    result = run(args.formats.split(","), Path(args.out), Path(settings.data_dir), check_only=args.check)
+    result = run(args.formats.split(","), Path(args.out), Path(settings.data_dir), check_only=args.check,
+                 count_check=args.count_check)
     shipped = None
     if args.shipped:
         shipped = json.loads(Path(args.shipped).read_text(encoding="utf-8"))["assistant"]["overall"]
