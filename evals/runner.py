@@ -435,9 +435,13 @@ def main(argv: list[str] | None = None, *, assistant=None) -> int:
         from evals.user_reports.__main__ import print_table, run as run_user_reports
         from assistant.settings import get_settings
 
+        from evals import report as _report
+
         print()
-        print_table(run_user_reports(["pdf", "docx"], out / "user_reports", Path(get_settings().data_dir)),
-                    metrics["assistant"]["overall"])
+        metrics["user_reports"] = run_user_reports(["pdf", "docx"], out / "user_reports", Path(get_settings().data_dir))
+        print_table(metrics["user_reports"], metrics["assistant"]["overall"])
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+        _report.rerender(out)
     print(f"\n{metrics['n_questions']} questions in {metrics['run_seconds']:.1f} s; "
           f"wrote {out / 'results.jsonl'}, {out / 'metrics.json'}, {out / 'report.html'}")
     if thresholds is not None:

@@ -193,6 +193,26 @@ def print_table(result: dict, shipped: dict | None = None) -> None:
             print("  gold problem:", p)
 
 
+def html_table(result: dict, shipped: dict | None = None) -> str:
+    """The figures as an HTML table for report.html."""
+    from html import escape
+
+    fmts = list(result["formats"])
+    cols = fmts + (["shipped"] if shipped else [])
+    rows = ["<table><tr><th>metric</th>" + "".join(f"<th>{escape(c)}</th>" for c in cols) + "</tr>"]
+    for k in ("recall@5", "must_mention", "refusal_accuracy", "false_refusal_rate"):
+        vals = [result["formats"][f].get("metrics", {}).get(k) for f in fmts] + ([shipped.get(k)] if shipped else [])
+        rows.append(f"<tr><td>{k}</td>" + "".join(f"<td>{v:.3f}</td>" if isinstance(v, (int, float)) else "<td>-</td>" for v in vals) + "</tr>")
+    for k in ("passages_with_section", "passages_with_furniture", "passages_with_page", "ingest_seconds"):
+        vals = [result["formats"][f].get(k) for f in fmts]
+        rows.append(f"<tr><td>{k}</td>" + "".join(f"<td>{v:.3f}</td>" if isinstance(v, float) else f"<td>{escape(str(v))}</td>" for v in vals) + "</tr>")
+    titles = all(r["title_ok"] for f in fmts for r in result["formats"][f]["reports"].values())
+    rows.append(f"<tr><td>title found without --title</td>" + "".join(
+        f"<td>{'yes' if all(r['title_ok'] for r in result['formats'][f]['reports'].values()) else 'no'}</td>" for f in fmts) + "</tr>")
+    del titles
+    return "\n".join(rows) + "</table>"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="eval_out/user_reports")
