@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=f"list the {name} the reports describe ({what})")
         c.add_argument("--level", type=_level_arg, help="acting / addressed level: an id, a readable name or a short form (origin, city, national, eu ...)")
         c.add_argument("--theme", type=_theme_arg, help="theme: an id, a readable name or a short form (jobs, language, housing ...)")
-        c.add_argument("--country", help="country or place, e.g. Morocco, Germany, Munich")
+        c.add_argument("--country", help="country or place, e.g. Senegal, Austria, Lyon")
         c.add_argument("--report", metavar="FILE", help="only this report (file name)")
         c.add_argument("--json", action="store_true", help="print a JSON list of records (with source, start_line, end_line, text)")
         c.add_argument("--counts", action="store_true", help="print counts per report, level and theme instead of the records")

@@ -325,7 +325,7 @@ def _pronoun_refers_back(question: str) -> bool:
         if word in ("it", "its"):
             if _DUMMY_IT.search(question):
                 continue
-            # "a city that dropped ... its policies", "Did Nuremberg adapt its courses?"
+            # "a city that dropped ... its policies", "Did Lyon adapt its courses?"
             if re.search(r"\b(a|an|any|each|every|one|some)\s+[\w’'-]+", before, re.I):
                 continue
             if word == "its" and _names(before, ()):
@@ -337,7 +337,7 @@ def _pronoun_refers_back(question: str) -> bool:
                 if len(w) > 3 and w not in STOPWORDS and w not in _GENERIC
                 and (w.endswith("s") or w in ("people", "police", "staff", "youth"))
             ]
-            if plural or re.search(r"[A-ZÀ-Ý][\w’'-]+\s+and\s+[A-ZÀ-Ý]", before):  # "Vienne and Emirdag ... their"
+            if plural or re.search(r"[A-ZÀ-Ý][\w’'-]+\s+and\s+[A-ZÀ-Ý]", before):  # "Lyon and Tangier ... their"
                 continue
             return True
         return True  # he / she / his / her
@@ -413,7 +413,7 @@ def _needs_context(question: str, table: Table) -> bool:
     report_words = {w for _, n in _report_names(question, table) for w in n.split()}
     own = [w for w in _content(question) if w not in report_words]
     if any(not _YEAR.fullmatch(n) for n in _names(question, table)):
-        return False  # "Tell me about Nuremberg's language courses": its own subject
+        return False  # "Tell me about Lyon's language courses": its own subject
     if _report_names(question, table):
         return not own  # "What does the OSCE study recommend?" - on what?
     # without a name: long enough, or about actors / migrant groups / policy fields by name

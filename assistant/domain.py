@@ -93,7 +93,7 @@ class Domain:
     def find_places(self, text: str) -> list[tuple[int, int, str, str, str]]:
         """(start, end, name, country, kind) for every country (name or demonym), region and city
         named in ``text``; kind is 'country', 'region' or 'city'. Longest names win; a city name
-        inside a longer run of capitalised words ("Van Ewijk", "Wilson Center") is no place."""
+        inside a longer run of capitalised words ("Van Dijk", "Wilson Center") is no place."""
         out: list[tuple[int, int, str, str, str]] = []
         toks = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
         i = 0
@@ -125,13 +125,13 @@ class Domain:
             j = i + k - 1
             end = toks[j][1]
             if kind == "city" and (
-                (k == 1 and base.isupper())  # an acronym ("NGO", "ZAM"), not a town written in capitals
+                (k == 1 and base.isupper())  # an acronym ("NGO", "IOM"), not a town written in capitals
                 or self._inside_longer_name(text, toks, i, j)
             ):
                 i += k
                 continue
             if kind == "city" and _YEAR_AFTER.match(text, s0 + len(base)):
-                i += k  # "Sinatti and Horst 2014": an author cited with a year
+                i += k  # "Brown and Horst 2014": an author cited with a year
                 continue
             poss = _POSSESSIVE_AFTER.match(text, s0 + len(base))
             out.append((s0, poss.end() if poss else s0 + len(base), base, country, kind))
@@ -159,7 +159,7 @@ class Domain:
             return True
         prv = toks[i - 1] if i > 0 else None
         if prv is not None and prv[2] in _NAME_PARTICLES and i > 1 and toks[i - 2][2][:1].isupper():
-            return True  # "Schmidt di Friedberg", "Van der Berg": a person's name
+            return True  # "Rossi di Friedberg", "Van der Berg": a person's name
         if prv is not None and text[prv[1] : toks[i][0]] == " " and prv[2][:1].isupper() and prv[2] not in _PLACE_TITLES:
             before = text[: prv[0]].rstrip()
             if before and before[-1] not in ".!?:;\"“(":  # not merely the capital of a sentence start

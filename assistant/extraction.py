@@ -45,8 +45,8 @@ _DEST_MARK = re.compile(r"\b(" + _DOMAIN.side_markers.get("destination", "destin
 # --------------------------------------------------------------------------- statement rules
 
 _CITATION = re.compile(
-    r"\s*\((?:[^()]*?\b(?:1[89]|20)\d\d[a-z]?\b[^()]*?|ibid\.?[^()]*|see [^()]*)\)"  # (Van Ewijk 2013 ), (ibid.)
-    r"|(?<=[A-Za-z])\s*\(\s*(?:1[89]|20)\d\d[a-z]?\s*(?:,\s*[\d–-]+\s*)?\)",  # Lacroix ( 2010a )
+    r"\s*\((?:[^()]*?\b(?:1[89]|20)\d\d[a-z]?\b[^()]*?|ibid\.?[^()]*|see [^()]*)\)"  # (Smith 2013 ), (ibid.)
+    r"|(?<=[A-Za-z])\s*\(\s*(?:1[89]|20)\d\d[a-z]?\s*(?:,\s*[\d–-]+\s*)?\)",  # Smith ( 2010a )
     re.I,
 )
 _CONNECTOR = re.compile(
@@ -204,8 +204,8 @@ _ATTRIBUTION = re.compile(
     r"states?|indicates?|suggests?|discuss(?:es)?|refers? to)(?: that)?,?\s+(?:in this respect,?\s*|for instance,?\s*)?)",
 )
 _QUESTION = re.compile(r"\?\s*$")
-# a proper name or acronym opening the clause: an acronym with its verb ('IQ links up ...'), or a name
-# introduced as an instance of what the sentence before described ('Sankofa is one such organization')
+# a proper name or acronym opening the clause: an acronym with its verb ('KWS links up ...'), or a name
+# introduced as an instance of what the sentence before described ('Amani is one such organization')
 _NAMED_SUBJECT = re.compile(
     r"\s*([A-Z]{2,6}(?=\s(?!(?:is|are|was|were)\b)[a-z]+(?:s|ed)\s)|[A-Z][\w-]+(?: [A-Z][\w-]+){0,2}"
     r"(?= (?:is|was) (?:one such|another such|an example|one example|a case in point)\b))"
@@ -294,8 +294,8 @@ def _places(text: str) -> list[tuple[int, int, str, str, str]]:
 
 def _side_for(text: str, m_start: int, m_end: int, places) -> tuple[str | None, str, str]:
     """(side, place, country) bound to the actor mention text[m_start:m_end]: names in the noun
-    phrase before it (up to 4 words, 'Moroccan municipalities', 'Munich’s city administration') or
-    in an 'of/in X' phrase right after it ('the municipality of Izmir', 'municipalities in Morocco')."""
+    phrase before it (up to 4 words, 'Senegalese municipalities', 'Lyon’s city administration') or
+    in an 'of/in X' phrase right after it ('the municipality of Thiès', 'municipalities in Senegal')."""
     before = text[max(0, m_start - 45) : m_start]
     # cut the window at a clause boundary
     before = re.split(r"[;:,.()]|\b(?:and|or|with|between|to|from|by|than|that|which|who)\b", before)[-1]
@@ -343,8 +343,8 @@ def _mentions(text: str, places, default_side: str | None = None) -> list[_Menti
                 continue
             taken.append((s, e))
             found.append(_Mention(s, e, m.group(0), lvl))
-    # a named city or region used as an actor ("Barcelona tackles", "Copenhagen’s strategy"),
-    # not as a location ("in Catalonia", "with Emirdağ")
+    # a named city or region used as an actor ("Lyon tackles", "Tampere’s strategy"),
+    # not as a location ("in Catalonia", "with Thiès")
     for s, e, name, country, kind in places:
         if kind == "country" or any(a <= s < b for a, b in taken):
             continue
@@ -415,7 +415,7 @@ def _main_clause_start(text: str, mentions: list[_Mention] | None = None) -> int
     if re.match(r"(?:where|when|if|although|though|while|whilst|whereas|because|since|as|unless|once)\b", text, re.I):
         return commas[0]
     if _PRONOUN_START.match(text[commas[0] :].strip()):
-        return commas[0]  # 'Before the local elections in 2006, the platform organised ...'
+        return commas[0]  # 'Before the 2019 elections, the platform organised ...'
     return 0
 
 
@@ -501,7 +501,7 @@ def _named_entity(text: str, places, mentions, scholars: set[str]) -> bool:
 
 
 def _scholars(text: str) -> set[str]:
-    """Names cited as literature: 'Van Ewijk ( 2013 )', 'Lacroix and Dumont (2012)', 'Godin and colleagues'."""
+    """Names cited as literature: 'Smith ( 2013 )', 'Jones and Brown (2012)', 'Garcia and colleagues'."""
     out = set()
     for m in re.finditer(r"((?:[A-Z][\w’'-]+\s?){1,3})\s*(?:\(\s*(?:ibid|(?:1[89]|20)\d\d)|and colleagues|et al)", text):
         out.update(m.group(1).split())
@@ -533,7 +533,7 @@ def _practice_score(core: str, text: str, places, mentions, subject, previous: S
         score += 0.4
         why.append("year")
     if _FOUNDED.search(core):
-        score += 0.4  # 'An Immigration Observatory was created in 2002': an institution set up
+        score += 0.4  # 'A migration observatory was created in 2010': an institution set up
         why.append("founded")
     if subject is not None:
         score += 0.8
@@ -635,11 +635,11 @@ def classify_statement(
     subject = _subject(core, mentions, kind)
     main_start = _main_clause_start(core, mentions)
     if kind is None and previous is not None and previous.context_level:
-        # 'IQ links up regional networks ...', 'Sankofa is one such organization': a name the passage
+        # 'KWS links up regional networks ...', 'Amani is one such organization': a name the passage
         # introduced before, as the subject of its own clause, is the passage's actor going on
         starts = [main_start]
         if _LEADING_ADVERBIAL.match(core) and "," in core:
-            starts.append(core.index(",") + 1)  # 'In order to fulfill this role, ZAM forged ...'
+            starts.append(core.index(",") + 1)  # 'To that end, KWS forged ...'
         m = next((x for x in (_NAMED_SUBJECT.match(core, st) for st in starts) if x), None)
         if (m and m.group(1) not in _STOP_CAPS and not any(p[0] == m.start(1) for p in places)
                 and (subject is None or subject.oblique or subject.start > m.start(1))):
@@ -669,7 +669,7 @@ def classify_statement(
             own = subject is not None and pron is not None and subject.start <= main_start + 6  # 'The city has ...'
             if previous.context_level and not own and (
                 subject is None or pron or subject.level == previous.context_level
-                or (subject.oblique and _PASSIVE_NO_AGENT.search(core[main_start:]))  # 'Contacts were established with cities in ...'
+                or (subject.oblique and _PASSIVE_NO_AGENT.search(core[main_start:]))  # 'Links were established with towns in ...'
             ):
                 level = previous.context_level
                 actor = previous.context_actor or actor
