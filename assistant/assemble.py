@@ -42,6 +42,7 @@ class CitationNumbers:
                     end_line=passage.end_line,
                     text=passage.text,
                     short_citation=passage.short_citation,
+                    page=passage.page,
                 )
             )
         citation = self.citations[self.numbers[passage.passage_id] - 1]

@@ -376,11 +376,14 @@ def _code_digest() -> str:
     """Hash of the extraction code, so that any rule change invalidates the cache even when
     EXTRACTION_VERSION was not bumped."""
     h = hashlib.sha1()
-    for name in ("extraction.py", "catalogue.py", "taxonomy.py"):
+    for name in ("extraction.py", "catalogue.py", "taxonomy.py", "domain.py"):
         try:
             h.update((Path(__file__).parent / name).read_bytes())
         except OSError:
             pass
+    from .domain import digest
+
+    h.update(digest().encode())  # the domain data files: gazetteer, actors, themes
     return h.hexdigest()[:12]
 
 

@@ -106,11 +106,19 @@ def _section_kind(section: list[str], block_kind: str) -> SectionKind:
     if block_kind == "footnote":
         return "footnote"
     joined = " ".join(section).lower()
-    if re.search(r"recommend|conclusion|the way forward|prospects", joined):
+    kinds = _section_kind_patterns()
+    if kinds.get("recommendations") and re.search(kinds["recommendations"], joined):
         return "recommendations"
-    if "summary" in joined:
+    if kinds.get("summary") and re.search(kinds["summary"], joined):
         return "summary"
     return "body"
+
+
+def _section_kind_patterns() -> dict[str, str]:
+    """Section titles that mark recommendations or a summary: knowledge_base/domain/documents.yaml."""
+    from .domain import get_domain
+
+    return get_domain().section_kinds
 
 
 def _section_label(section: list[str], meta: ReportMeta) -> list[str]:

@@ -33,8 +33,8 @@ _MD_EMPHASIS = re.compile(r"(\*\*|__|\*(?=\S)|(?<=\S)\*)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _BULLET = re.compile(r"^\s*(?:[-*+•▪◦●]\s*)?(?:[▶►•▪◦●]\s*)?")
 _SPACED_HYPHEN = re.compile(r"(?<=[A-Za-zÀ-ÿ])- (?=[A-Za-zÀ-ÿ])")
-# spaces inside brackets and before punctuation left by some PDF extractions: "Van Ewijk ( 2013 )",
-# "(Johnson and Wilson 2009 ; Van Ewijk 2013 )"
+# spaces inside brackets and before punctuation left by some PDF extractions: "Smith ( 2013 )",
+# "(Jones and Brown 2009 ; Smith 2013 )"
 _SPACE_IN_BRACKETS = re.compile(r"([(\[])\s+|\s+([)\]])")
 _SPACE_BEFORE_PUNCT = re.compile(r"(?<=\w)\s+([;,](?=\s)|[;,]$)")
 _WS = re.compile(r"\s+")

@@ -52,7 +52,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            print(f"  [{c.n}] {c.title} — {c.section or 'no section'} — {c.source}, lines {c.start_line}-{c.end_line}")
+            page = f"p. {c.page}, " if c.page else ""
+            print(f"  [{c.n}] {c.title} — {c.section or 'no section'} — {c.source}, {page}lines {c.start_line}-{c.end_line}")
     return 0
 
 
@@ -201,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("ingest", help="add reports (PDF, DOCX, HTML, Markdown, TXT) and update the index")
     i.add_argument("paths", nargs="+")
-    i.add_argument("--title", help="title for a single report (default: its first line)")
+    i.add_argument("--title", help="title for a single report (default: the file's metadata or its first page)")
     i.add_argument("--year", type=int)
     i.set_defaults(func=cmd_ingest)
 
@@ -227,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=f"list the {name} the reports describe ({what})")
         c.add_argument("--level", type=_level_arg, help="acting / addressed level: an id, a readable name or a short form (origin, city, national, eu ...)")
         c.add_argument("--theme", type=_theme_arg, help="theme: an id, a readable name or a short form (jobs, language, housing ...)")
-        c.add_argument("--country", help="country or place, e.g. Morocco, Germany, Munich")
+        c.add_argument("--country", help="country or place, e.g. Senegal, Austria, Lyon")
         c.add_argument("--report", metavar="FILE", help="only this report (file name)")
         c.add_argument("--json", action="store_true", help="print a JSON list of records (with source, start_line, end_line, text)")
         c.add_argument("--counts", action="store_true", help="print counts per report, level and theme instead of the records")

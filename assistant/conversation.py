@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .domain import get_domain
 from .models import ReportMeta
 from .text import QUESTION_NOISE, STOPWORDS, words
 
@@ -140,26 +141,24 @@ _NOT_SLOT = re.compile(
 )
 _SLOT_PREP = re.compile(r"^(?:for|in|to|on|about|regarding|with|at|from|of|among|by)\s+", re.I)
 
-# Countries and their adjectives ("What about Sweden?" after "Danish cities" -> "Swedish cities").
-_COUNTRY_PAIRS = """Netherlands:Dutch Holland:Dutch Germany:German Turkey:Turkish Morocco:Moroccan Spain:Spanish
-France:French Italy:Italian Sweden:Swedish Denmark:Danish Finland:Finnish Norway:Norwegian Belgium:Belgian
-Switzerland:Swiss Austria:Austrian Portugal:Portuguese Poland:Polish Greece:Greek Ireland:Irish UK:British
-Britain:British England:English Scotland:Scottish Czechia:Czech Hungary:Hungarian Slovakia:Slovak
-Slovenia:Slovenian Romania:Romanian Bulgaria:Bulgarian Croatia:Croatian Serbia:Serbian Albania:Albanian
-Kosovo:Kosovar Luxembourg:Luxembourgish Estonia:Estonian Latvia:Latvian Lithuania:Lithuanian Canada:Canadian
-Mexico:Mexican Philippines:Philippine India:Indian China:Chinese Moldova:Moldovan Tunisia:Tunisian
-Lebanon:Lebanese Senegal:Senegalese Ghana:Ghanaian Mali:Malian Egypt:Egyptian Ukraine:Ukrainian
-Russia:Russian Georgia:Georgian Armenia:Armenian Syria:Syrian Algeria:Algerian Ecuador:Ecuadorian
-Afghanistan:Afghan Sudan:Sudanese Bangladesh:Bangladeshi Pakistan:Pakistani Nigeria:Nigerian Eritrea:Eritrean
-Somalia:Somali Iraq:Iraqi Iran:Iranian Japan:Japanese Australia:Australian Colombia:Colombian Peru:Peruvian
-Brazil:Brazilian Kerala:Keralite Catalonia:Catalan Flanders:Flemish Wallonia:Walloon""".split()
-_COUNTRY_ADJ = dict(p.split(":") for p in _COUNTRY_PAIRS)
-_ADJ_COUNTRY: dict[str, str] = {}
-for _c, _a in _COUNTRY_ADJ.items():
+# Countries and their adjectives ("What about Sweden?" after "Danish cities" -> "Swedish cities"): the
+# gazetteer of knowledge_base/domain (assistant.domain), shared with the catalogue's extraction.
+_DOMAIN = get_domain()
+_COUNTRY_ADJ: dict[str, str] = {}  # a country's name -> its adjective ("Netherlands", "Holland" -> "Dutch")
+_ADJ_COUNTRY: dict[str, str] = {}  # an adjective or demonym -> the country's short name
+for _country in _DOMAIN.countries.values():
+    _adjs = [n for n in _country.names if _DOMAIN.is_demonym(n)]
+    if not _adjs:
+        continue
+    for _n in _country.names:
+        if not _DOMAIN.is_demonym(_n) and " " not in _n and "," not in _n:
+            _COUNTRY_ADJ.setdefault(_n, _adjs[0])
+    for _a in _adjs:
+        _ADJ_COUNTRY.setdefault(_a, _country.name)
+for _a, _c in _DOMAIN.region_demonyms.items():
     _ADJ_COUNTRY.setdefault(_a, _c)
-_ADJ_COUNTRY.update({"Filipino": "Philippines", "Filipinos": "Philippines", "Moroccans": "Morocco", "Turks": "Turkey"})
-_PLACES = frozenset(w.lower() for w in list(_COUNTRY_ADJ) + list(_ADJ_COUNTRY))
-_MULTIWORD_PLACES = ("United Kingdom", "United States", "Czech Republic", "Cape Verde", "Sierra Leone")
+_PLACES = frozenset(w.lower() for w in list(_COUNTRY_ADJ) + list(_ADJ_COUNTRY) if " " not in w)
+_MULTIWORD_PLACES = tuple(sorted({n for c in _DOMAIN.countries.values() for n in c.names if " " in n and "," not in n}, key=len, reverse=True))
 
 # Lower-case slot kinds: "And for regions?" replaces the actor of the previous question.
 _MOD = (
@@ -326,7 +325,7 @@ def _pronoun_refers_back(question: str) -> bool:
         if word in ("it", "its"):
             if _DUMMY_IT.search(question):
                 continue
-            # "a city that dropped ... its policies", "Did Nuremberg adapt its courses?"
+            # "a city that dropped ... its policies", "Did Lyon adapt its courses?"
             if re.search(r"\b(a|an|any|each|every|one|some)\s+[\w’'-]+", before, re.I):
                 continue
             if word == "its" and _names(before, ()):
@@ -338,7 +337,7 @@ def _pronoun_refers_back(question: str) -> bool:
                 if len(w) > 3 and w not in STOPWORDS and w not in _GENERIC
                 and (w.endswith("s") or w in ("people", "police", "staff", "youth"))
             ]
-            if plural or re.search(r"[A-ZÀ-Ý][\w’'-]+\s+and\s+[A-ZÀ-Ý]", before):  # "Vienne and Emirdag ... their"
+            if plural or re.search(r"[A-ZÀ-Ý][\w’'-]+\s+and\s+[A-ZÀ-Ý]", before):  # "Lyon and Tangier ... their"
                 continue
             return True
         return True  # he / she / his / her
@@ -414,7 +413,7 @@ def _needs_context(question: str, table: Table) -> bool:
     report_words = {w for _, n in _report_names(question, table) for w in n.split()}
     own = [w for w in _content(question) if w not in report_words]
     if any(not _YEAR.fullmatch(n) for n in _names(question, table)):
-        return False  # "Tell me about Nuremberg's language courses": its own subject
+        return False  # "Tell me about Lyon's language courses": its own subject
     if _report_names(question, table):
         return not own  # "What does the OSCE study recommend?" - on what?
     # without a name: long enough, or about actors / migrant groups / policy fields by name

@@ -26,213 +26,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .domain import get_domain
 from .taxonomy import THEMES
 
-EXTRACTION_VERSION = "1"
+EXTRACTION_VERSION = "2"
 
-# --------------------------------------------------------------------------- gazetteer
+# --------------------------------------------------------------------------- gazetteer and actors
+# The knowledge of the field (places, demonyms, destination countries, actor phrases, side
+# markers, theme keywords) is data: knowledge_base/domain/, loaded once by assistant.domain.
 
-# canonical country -> (side, names and demonyms)
-_COUNTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    # destination side (Europe, North America)
-    "Netherlands": ("destination", ("Netherlands", "Holland", "Dutch")),
-    "Germany": ("destination", ("Germany", "German", "Germans")),
-    "France": ("destination", ("France", "French")),
-    "Spain": ("destination", ("Spain", "Spanish")),
-    "Italy": ("destination", ("Italy", "Italian", "Italians")),
-    "Belgium": ("destination", ("Belgium", "Belgian", "Flemish", "Walloon")),
-    "Sweden": ("destination", ("Sweden", "Swedish")),
-    "Denmark": ("destination", ("Denmark", "Danish")),
-    "Finland": ("destination", ("Finland", "Finnish")),
-    "Norway": ("destination", ("Norway", "Norwegian")),
-    "Austria": ("destination", ("Austria", "Austrian")),
-    "Switzerland": ("destination", ("Switzerland", "Swiss")),
-    "United Kingdom": ("destination", ("United Kingdom", "UK", "Britain", "British", "England", "English", "Scotland", "Scottish", "Wales")),
-    "Ireland": ("destination", ("Ireland", "Irish")),
-    "Portugal": ("destination", ("Portugal", "Portuguese")),
-    "Greece": ("destination", ("Greece", "Greek")),
-    "Luxembourg": ("destination", ("Luxembourg", "Luxemburg")),
-    "Czech Republic": ("destination", ("Czech Republic", "Czech")),
-    "Poland": ("destination", ("Poland", "Polish")),
-    "Estonia": ("destination", ("Estonia", "Estonian")),
-    "Croatia": ("destination", ("Croatia", "Croatian")),
-    "Slovenia": ("destination", ("Slovenia", "Slovenian")),
-    "Canada": ("destination", ("Canada", "Canadian")),
-    "United States": ("destination", ("United States", "USA", "U.S.", "US", "American")),
-    "Australia": ("destination", ("Australia", "Australian")),
-    # origin side
-    "Morocco": ("origin", ("Morocco", "Moroccan", "Moroccans")),
-    "Turkey": ("origin", ("Turkey", "Turkish", "Turks", "Türkiye")),
-    "Philippines": ("origin", ("Philippines", "Philippine", "Filipino", "Filipinos")),
-    "China": ("origin", ("China", "Chinese")),
-    "India": ("origin", ("India", "Indian", "Keralite", "Keralites")),
-    "Mexico": ("origin", ("Mexico", "Mexican", "Mexicans")),
-    "Moldova": ("origin", ("Moldova", "Moldovan")),
-    "Tunisia": ("origin", ("Tunisia", "Tunisian")),
-    "Algeria": ("origin", ("Algeria", "Algerian", "Kabyle")),
-    "Egypt": ("origin", ("Egypt", "Egyptian")),
-    "Albania": ("origin", ("Albania", "Albanian")),
-    "Kosovo": ("origin", ("Kosovo", "Kosovar")),
-    "Serbia": ("origin", ("Serbia", "Serbian")),
-    "Bosnia and Herzegovina": ("origin", ("Bosnia", "Bosnian")),
-    "Mali": ("origin", ("Mali", "Malian")),
-    "Senegal": ("origin", ("Senegal", "Senegalese")),
-    "Ghana": ("origin", ("Ghana", "Ghanaian")),
-    "Nigeria": ("origin", ("Nigeria", "Nigerian")),
-    "Suriname": ("origin", ("Surinam", "Suriname", "Surinamese")),
-    "Burkina Faso": ("origin", ("Burkina Faso",)),
-    "Ivory Coast": ("origin", ("Ivory Coast", "Côte d'Ivoire")),
-    "Sierra Leone": ("origin", ("Sierra Leone",)),
-    "Bangladesh": ("origin", ("Bangladesh", "Bangladeshi")),
-    "Pakistan": ("origin", ("Pakistan", "Pakistani")),
-    "Afghanistan": ("origin", ("Afghanistan", "Afghan")),
-    "Sudan": ("origin", ("Sudan", "Sudanese")),
-    "Syria": ("origin", ("Syria", "Syrian")),
-    "Lebanon": ("origin", ("Lebanon", "Lebanese")),
-    "Colombia": ("origin", ("Colombia", "Colombian")),
-    "Ecuador": ("origin", ("Ecuador", "Ecuadorian")),
-    "Equatorial Guinea": ("origin", ("Equatorial Guinea",)),
-    "Gambia": ("origin", ("Gambia", "Gambian")),
-    "Cape Verde": ("origin", ("Cape Verde", "Cape Verdean")),
-    "Indonesia": ("origin", ("Indonesia", "Indonesian")),
-    "Romania": ("origin", ("Romania", "Romanian")),
-    "Bulgaria": ("origin", ("Bulgaria", "Bulgarian")),
-    "Georgia": ("origin", ("Georgia", "Georgian")),
-    "Armenia": ("origin", ("Armenia", "Armenian")),
-    "Ukraine": ("origin", ("Ukraine", "Ukrainian")),
-}
-
-# city or town -> country
-_CITIES: dict[str, str] = {
-    **{c: "Netherlands" for c in ("Amsterdam", "Rotterdam", "Utrecht", "The Hague", "Haarlem", "Meppel", "Deventer", "Almelo", "Zeist", "Leiden", "Eindhoven", "Tilburg", "Arnhem", "Nijmegen")},
-    **{c: "Germany" for c in ("Berlin", "Munich", "München", "Nuremberg", "Nürnberg", "Cologne", "Köln", "Stuttgart", "Frankfurt", "Hamburg", "Karlsruhe", "Dortmund", "Düsseldorf", "Moers", "Gladbeck", "Eschweiler", "Schönebeck", "Wiesbaden", "Bremen", "Hanover", "Essen", "Duisburg", "Mannheim")},
-    **{c: "Spain" for c in ("Barcelona", "Madrid", "Valencia", "Terrassa", "Bilbao", "Seville", "Getafe")},
-    **{c: "France" for c in ("Paris", "Saint Denis", "Saint-Denis", "Lyon", "Nantes", "Marseille", "Strasbourg", "Lille", "Montreuil", "Vienne")},
-    **{c: "Italy" for c in ("Milan", "Turin", "Torino", "Rome", "Naples", "Bologna", "Genoa", "Reggio Emilia", "Fiesole")},
-    **{c: "Greece" for c in ("Athens", "Thessaloniki")},
-    **{c: "Belgium" for c in ("Brussels", "Gent", "Ghent", "Antwerp", "Liège", "Saint-Josse-ten-Noode", "Saint-Josse")},
-    **{c: "Denmark" for c in ("Copenhagen", "Aarhus", "Odense")},
-    **{c: "Sweden" for c in ("Stockholm", "Malmo", "Malmö", "Gothenburg", "Sundsvall", "Botkyrka")},
-    **{c: "Finland" for c in ("Tampere", "Helsinki", "Espoo", "Vantaa", "Turku")},
-    **{c: "Austria" for c in ("Vienna", "Graz", "Linz")},
-    **{c: "Switzerland" for c in ("Zurich", "Zürich", "Basel", "Bern", "Neuchâtel", "Neuchatel", "Geneva", "Lausanne")},
-    **{c: "United Kingdom" for c in ("London", "Birmingham", "Bristol", "Leicester", "Bradford", "Wolverhampton", "Milton Keynes", "Manchester", "Glasgow", "Cardiff")},
-    **{c: "Ireland" for c in ("Dublin", "Cork")},
-    **{c: "Portugal" for c in ("Lisbon", "Porto", "Amadora")},
-    **{c: "Norway" for c in ("Oslo", "Drammen")},
-    "Tallinn": "Estonia", "Zagreb": "Croatia", "Warsaw": "Poland", "Wrocław": "Poland", "Wroclaw": "Poland",
-    "Toronto": "Canada", "Montreal": "Canada", "Vancouver": "Canada",
-    # origin side
-    **{c: "Morocco" for c in ("Nador", "Al Hoceima", "Casablanca", "Berkane", "Rabat", "Tangier", "Dar El Kebdani", "Oujda", "Fez", "Marrakech", "Agadir", "Tiznit")},
-    **{c: "Turkey" for c in ("Emirdağ", "Emirdag", "Izmir", "İzmir", "Antalya", "Alanya", "Denizli", "Gaziantep", "Bursa", "Istanbul", "İstanbul", "Ankara", "Dalaman", "Söke", "Afyon", "Kayseri", "Konya", "Trabzon")},
-    **{c: "Philippines" for c in ("Palayan City", "Palayan", "Manila", "Quezon City", "Cebu")},
-    **{c: "Moldova" for c in ("Cahul", "Edinet", "Ungheni", "Chisinau", "Chișinău")},
-    **{c: "China" for c in ("Beijing", "Shanghai", "Guangzhou", "Macao")},
-    **{c: "Mali" for c in ("Kayes", "Bamako")},
-    **{c: "Senegal" for c in ("Dakar", "Louga")},
-    "Tirana": "Albania", "Tunis": "Tunisia", "Algiers": "Algeria", "Ouagadougou": "Burkina Faso",
-}
-
-# regions, provinces, states -> country
-_REGIONS: dict[str, str] = {
-    "Catalonia": "Spain", "Andalusia": "Spain", "Basque Country": "Spain",
-    "Flanders": "Belgium", "Wallonia": "Belgium",
-    "Bavaria": "Germany", "Hesse": "Germany", "Hessen": "Germany", "North Rhine-Westphalia": "Germany",
-    "Baden-Württemberg": "Germany", "Lower Saxony": "Germany", "Saxony": "Germany",
-    "Emilia-Romagna": "Italy", "Tuscany": "Italy", "Piedmont": "Italy", "Lombardy": "Italy",
-    "Basel-Stadt": "Switzerland", "Ontario": "Canada", "Quebec": "Canada", "Manitoba": "Canada",
-    "Kerala": "India", "Andhra Pradesh": "India", "Punjab": "India", "Gujarat": "India",
-    "Henan": "China", "Fujian": "China", "Guangdong": "China", "Zhejiang": "China",
-    "Nueva Ecija": "Philippines", "Zacatecas": "Mexico", "Jalisco": "Mexico", "Michoacán": "Mexico",
-    "Rif": "Morocco", "Souss": "Morocco", "Oriental": "Morocco",
-}
-
-_SIDE = {c: side for c, (side, _) in _COUNTRIES.items()}
-_NAME_TO_COUNTRY: dict[str, str] = {}
-for _c, (_side, _names) in _COUNTRIES.items():
-    for _n in _names:
-        _NAME_TO_COUNTRY[_n] = _c
-
-
-def _alternation(names) -> str:
-    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-
-
-_PLACE_RE = re.compile(r"(?<![\w-])(" + _alternation(list(_CITIES) + list(_REGIONS)) + r")(?:’s|'s)?(?![\w-])")
-_COUNTRY_RE = re.compile(r"(?<![\w-])(" + _alternation(_NAME_TO_COUNTRY) + r")(?:’s|'s)?(?![\w])")
-
-# --------------------------------------------------------------------------- actors
-
-# (pattern, level or a side-dependent tier). Tiers 'local', 'regional', 'national' become an
-# origin- or destination-side level by the names bound to the mention.
-_ACTOR_PATTERNS: list[tuple[str, str]] = [
-    # EU
-    (r"European Commission|the Commission|Commission’s|Commission's|European Parliament|the Parliament|(?-i:MEPs)|"
-     r"European Union|EU institutions?|EU bodies|EU level|the EU|EU’s|EU's|European institutions|European actors|"
-     r"European Committee of the Regions|Committee of the Regions|EIB Group|European Investment Bank|"
-     r"Directorate-General|Urban Partnership(?: on Inclusion)?|Partnership on Inclusion|Council of the European Union|"
-     r"Fundamental Rights Agency|European Integration Network|European Migration Network|Lisbon Treaty|"
-     r"Future EU \w+ programmes|EU funding|EU funds|European level|Partnership Principle|(?-i:AMIF|AMF|ESF\+?)", "eu"),
-    # city networks and associations of municipalities
-    (r"EUROCI+TIES|Eurocities|city networks?|networks? of (?:cities|local authorities|municipalities)|urban networks|"
-     r"Intercultural Cities|Integrating Cities|Cities of Migration|(?-i:ECCAR)|(?-i:UCLG)|(?-i:RGRE)|(?-i:CEMR)|"
-     r"Council of European Municipalities and Regions|Association of (?:Dutch|Netherlands|Swedish|Finnish|German) Municipalities|"
-     r"Union of Municipalities|association of municipalities|associations of local authorities|(?-i:VNG)|(?-i:SKL)|"
-     r"Platform for Municipal Cooperation|development cooperation agency of the municipalities", "city_networks"),
-    # international organisations
-    (r"OSCE|(?-i:ODIHR)|(?-i:OECD)|(?-i:IOM)|(?-i:UNHCR)|(?-i:UNDP)|(?-i:UNESCO)|(?-i:JMDI)|(?-i:ILO)|World Bank|United Nations|(?-i:the UN)\b|Council of Europe|"
-     r"international organi[sz]ations?|International Organi[sz]ation for Migration", "international_organisations"),
-    # migrant organisations
-    (r"migrant organi[sz]ations?|migrants organi[sz]ations?|immigrant organi[sz]ations?|migrant associations?|"
-     r"immigrant associations?|hometown associations?|diaspora (?:organi[sz]ations?|associations?|groups?|networks?)|"
-     r"migrant collectives?|associations of migrants|migrant-led \w+|migrant churches|Moroccan associations|"
-     r"(?:\w+ )?migrant organizations|(?:Italo–)?Senegalese organizations|organizations of Algerian Kabyle|"
-     r"Sankofa|Stichting [A-Z]\w+(?: [A-Z]\w+)*|women’s organizations|women's organizations|"
-     r"community-based organi[sz]ations|immigrant advisory body|immigrant NGOs|migrants based in|West African migrants|"
-     r"Malian migrants|Ghanaian migrants", "migrant_organisations"),
-    # civil society and private sector
-    (r"(?-i:NGOs?)|non-?governmental organi[sz]ations?|civil society(?: organi[sz]ations| actors)?|(?-i:CSOs?)|employers?|businesses|"
-     r"companies|private sector|trade unions?|social partners|foundations?|universit(?:y|ies)|University of \w+|"
-     r"political part(?:y|ies)|Vlaams Blok|Northern League|volunteer organi[sz]ations|sport clubs|churches|"
-     r"course providers|(?-i:ECRE)|(?-i:PICUM)|housing associations|Stiftung \w+", "civil_society_private"),
-    # regional tier
-    (r"regional governments?|regional authorit(?:y|ies)|regions?|provinces?|provincial (?:government|authorit\w+)|"
-     r"federal states|federated states|(?-i:Länder|Land)|cantons?|devolved (?:authorit\w+|governments?)|"
-     r"county administrative boards|regional (?:offices?|directors?|immigration agency|council)|governors?|"
-     r"subnational authorit(?:y|ies)|subnational (?:and municipal )?authorities|subnational (?:institutions?|entities|actors|level)|"
-     r"state governments?", "regional"),
-    # local tier
-    (r"municipalit(?:y|ies)|municipal (?:authorit(?:y|ies)|governments?|councils?|administrations?|partnerships?|officials)|"
-     r"local (?:governments?|authorit(?:y|ies)|administrations?|policymakers|level|actors|officials|job centers|advice cent(?:er|re)s?)|"
-     r"city (?:councils?|administrations?|governments?|officials|authorit(?:y|ies)|hall|partnerships?|councillors)|"
-     r"cities|city|towns?|villages?|mayors?|aldermen|alderman|councillors|town halls?|boroughs?|"
-     r"police department|Immigrant Advice Cent(?:er|re)|welcome cent(?:er|re)s?|(?-i:ZAM)|"
-     r"metropolises|local level|administrative staff and policy advisors of municipalities|municipal \w+|officials?|"
-     r"policy advisors|civil servants|(?:migrant|OFW|migrants’|diaspora) desks?|local(?:-level)? (?:offices|institutions|diaspora offices)", "local"),
-    # national tier
-    (r"national governments?|governments?|central governments?|federal governments?|the state|states|Member States?|"
-     r"member states?|ministr(?:y|ies)|ministers?|Federal (?:Office|Agency|Ministry)[\w ]*?(?= |,|\.)|national (?:agency|office|"
-     r"employment service|contact points?|authorit(?:y|ies)|policymakers|level|actors|integration plans?|programs?|"
-     r"fund\w*|reception program)|public employment service|consulates?|embassy|embassies|parliament|senate|"
-     r"national integration programs?|(?:[A-Z]\w+ )?Integrationskurse|(?-i:IQ)(?:-Network)?|Sure Start|"
-     r"Migration Impacts Fund|Equality Act|act on \w+|reception program|civic integration programs?|"
-     r"Overseas Chinese Affairs Office|(?-i:OCAO)|(?-i:OWWA)|(?-i:POEA)|(?-i:PESOs?)|Department of Labou?r|Presidency for Turks Abroad|"
-     r"Hassan II Foundation|diaspora (?:ministry|institutions?|offices?)|policymakers|the national level", "national"),
-]
-_ACTOR_RES = [(re.compile(r"(?<![\w-])(?:" + p + r")(?![\w-])", re.I), lvl) for p, lvl in _ACTOR_PATTERNS]
-
-_ORIGIN_MARK = re.compile(
-    r"\b(origin|of origin|origin-country|origin countr\w*|sending|home ?town|home countr\w*|emigrants?|emigration|"
-    r"migrant-sending|countries of origin|country of origin|partner municipalit\w*)\b",
-    re.I,
-)
-_DEST_MARK = re.compile(r"\b(destination|receiving|host|migrant-receiving|immigrant-receiving)\b", re.I)
+_DOMAIN = get_domain()
+_SIDE = {name: c.side for name, c in _DOMAIN.countries.items()}
+_ACTOR_RES = [(re.compile(r"(?<![\w-])(?:" + p + r")(?![\w-])", re.I), lvl) for p, lvl in _DOMAIN.actor_patterns]
+_ORIGIN_INSTITUTION = re.compile(_DOMAIN.origin_institution) if _DOMAIN.origin_institution else None
+_ORIGIN_MARK = re.compile(r"\b(" + _DOMAIN.side_markers.get("origin", "origin") + r")\b", re.I)
+_DEST_MARK = re.compile(r"\b(" + _DOMAIN.side_markers.get("destination", "destination") + r")\b", re.I)
 
 # --------------------------------------------------------------------------- statement rules
 
 _CITATION = re.compile(
-    r"\s*\((?:[^()]*?\b(?:1[89]|20)\d\d[a-z]?\b[^()]*?|ibid\.?[^()]*|see [^()]*)\)"  # (Van Ewijk 2013 ), (ibid.)
-    r"|(?<=[A-Za-z])\s*\(\s*(?:1[89]|20)\d\d[a-z]?\s*(?:,\s*[\d–-]+\s*)?\)",  # Lacroix ( 2010a )
+    r"\s*\((?:[^()]*?\b(?:1[89]|20)\d\d[a-z]?\b[^()]*?|ibid\.?[^()]*|see [^()]*)\)"  # (Smith 2013 ), (ibid.)
+    r"|(?<=[A-Za-z])\s*\(\s*(?:1[89]|20)\d\d[a-z]?\s*(?:,\s*[\d–-]+\s*)?\)",  # Smith ( 2010a )
     re.I,
 )
 _CONNECTOR = re.compile(
@@ -246,7 +60,8 @@ _LEADING_ADVERBIAL = re.compile(
     r"^(?:under|in|within|through|since|although|though|while|whilst|when|as|after|before|with|without|despite|"
     r"beyond|where|if|unless|once|in order to|to|based on|building on|working with|following|according to|"
     r"compared with|compared to|besides|on|at|during|from|via|by|given|against|across|throughout|among|"
-    r"until|because|whereas|instead of|rather than|apart from|along with|together with|like|unlike|beside)\b",
+    r"until|because|whereas|instead of|rather than|apart from|along with|together with|like|unlike|beside|every|each|"
+    r"today|lately|recently|more recently|since then|later|meanwhile)\b",
     re.I,
 )
 
@@ -256,7 +71,7 @@ _RECOMMEND_STRONG = re.compile(
     r"deserves? (?:greater|more|further|particular|closer) attention|(?:is|are|remains?) (?:essential|crucial|vital|indispensable) (?:to|for|that)|"
     r"there (?:is|remains)(?:,? (?:still|also|thus|therefore|however|clearly|now),?)* (?:an? )?(?:\w+ )?need (?:for|to)|"
     r"(?:we|the report|this report|the authors?|this (?:brief|chapter|study)) (?:recommends?|suggests?|proposes?|urges?|calls? (?:on|for))|"
-    r"(?:is|are) recommended|recommend(?:ed|s)? that|must|needs? to be \w+(?:ed|en|lt|wn))\b",
+    r"(?:is|are) recommended|recommend(?:ed|s)? that|must|needs? to be (?:\w+ly )?\w+(?:ed|en|lt|wn))\b",
     re.I,
 )
 _RECOMMEND_SOFT = re.compile(
@@ -287,6 +102,14 @@ _IMPERATIVE = re.compile(
     r"acknowledge|embed|raise|let|do|don't)\b(?!\s+(?:is|are|was|were|has|have|had|from|of|for|to|in|by|with|on|at|can|could|may|might|will|would|should|must|and|or)\b)(?!,)",
     re.I,
 )
+# 'Policies need to take into account ...', 'Cities need to rethink ...': what a kind of actor or policy must do
+_POLICY_NEEDS_TO = re.compile(
+    r"(?:^|[;:]\s+|,\s+(?:and|but|so)\s+)(?:[\w’'-]+\s+){0,5}?(?:policies|policy frameworks?|frameworks?|programmes?|programs?|"
+    r"strategies|measures|approaches|arrangements|cities|municipalities|governments?|authorities|stakeholders|actors)"
+    r"(?:\s+(?:for|of|on|in)\s+(?:[\w-]+\s+){1,3}?)?\s*(?:also\s+|therefore\s+|further\s+)?"
+    r"need\s+to\s+(?!be\s+(?:noted|seen|viewed|understood)\b)\w+",
+    re.I,
+)
 _GERUND_TITLE = re.compile(r"^[A-Z][a-z]+ing\b[^.;:]{0,70}\.?$")
 
 _EXAMPLE_STRONG = re.compile(
@@ -310,18 +133,20 @@ _ACTION = re.compile(
     r"engag(?:ed|es) (?:in|with)|(?:were|was|is|are) engaged|help(?:ed|s)|assist(?:ed|s)|deliver(?:ed|s)|sent|shipping|"
     r"construction of|buil[dt]s?|called attention|argued for|voted|respond(?:ed|s)|negotiat(?:ed|es)|"
     r"lobbying|mapp?(?:ed|s)|refer(?:red|s)|allocat(?:ed|es)|sets? out|operat(?:ed|es)|facilitat(?:ed|es)|"
-    r"arrang(?:ed|es)|forged|integrated into|implements|has had its own|has its own|have their own|"
+    r"arrang(?:ed|es)|forged|integrated into|implements|has its own|have their own|"
     r"is a focus|are run|is run|was run|been running|been introduced|was first introduced|"
     r"is developing|are developing|is engaging|are formulating|are being pursued|"
     r"moved|enabled?|stimulat(?:ed|es|ing)|fulfilled|received|receive|welcom(?:ed|es)|recruit(?:ed|s)|"
     r"has managed|have managed|managed to|block(?:ed)?|made it|makes it|produced|publish(?:ed|es)|"
-    r"promot(?:ed|es)|"
+    r"promot(?:ed|es)|merg(?:ed|es)|consult(?:s|ed)|channel(?:l)?ed|devis(?:ed|es)|formed|"
+    r"(?:has|have) made [^.;]{0,60}?priorit(?:y|ies)|"
     r"contacts with|worked together|work together|implement|played (?:a|an) \w+ role|involved in|"
-    r"follows|lost|continue to|implement|link(?:s|ed)? up|sign up|became involved|ventured|mention(?:s|ed)? the)\b",
+    r"follows|lost|continue to|implement|link(?:s|ed)? up|sign up|became involved|mention(?:s|ed)? the)\b",
     re.I,
 )
 _ACTION_NOUN = re.compile(r"\b(campaigns?|exhibitions?|initiatives?|programmes?|programs?|projects?|partnerships?|agreements?|"
                           r"charters?|strateg(?:y|ies)|centers?|centres?|desks?|offices?|services?|network)\b", re.I)
+_FOUNDED = re.compile(r"\b(?:was|were|has been|have been) (?:created|established|set up|launched|founded)\b", re.I)
 _HEDGE = re.compile(r"\b(may|might|could|would)\b", re.I)
 _NEGATION = re.compile(
     r"\b(?:(?:do|does|did|have|has|had|is|are|was|were|can|could|will|would)\s+(?:not|never)|\w+n't|no longer|"
@@ -335,7 +160,11 @@ _FINDING = re.compile(
     r"authors? (?:refer|argue|emphasi[sz]e)|participation rates|"
     r"it is (?:\w+ )?(?:recogni[sz]ed|acknowledged|argued|assumed|believed|known|estimated|expected|observed)|"
     r"^(?:researchers|scholars|studies|experts|interviewees|respondents|the literature|research|evaluations)\b|"
-    r"^the (?:main |key |overarching |primary )?(?:motivation|reason|aim|objective|goal|purpose|challenge|problem|question|idea|point)s?\b)\b|%)",
+    r"^the (?:main |key |overarching |primary )?(?:motivation|reason|aim|objective|goal|purpose|challenge|problem|question|idea|point)s?\b|"
+    # a study's result, not an actor's deed: 'an analysis of 22 cities shows', 'the findings reveal', 'it can be assumed'
+    r"(?:analysis|analyses|review|study|report|survey|findings?|evaluation|research|index|data)\b[^.;]{0,90}?\b(?:shows?|showed|confirms?|"
+    r"confirmed|reveals?|revealed|suggests?|suggested|indicates?|indicated|highlighted|finds|found)\b|"
+    r"it can be (?:assumed|seen|observed|argued)|one can (?:observe|see)|can be observed)\b|%)",
     re.I,
 )
 _ATTITUDE = re.compile(
@@ -359,11 +188,12 @@ _GENERIC_SUBJECT = re.compile(
 )
 _PRONOUN_START = re.compile(r"^(?:it|they|the city|the municipality|the town|the region|the program(?:me)?|"
                             r"the project|the initiative|the platform|the partnership|the network|the office|"
-                            r"this programme|this program|the campaign|the organi[sz]ation|he|she|its|their|"
+                            r"this programme|this program|the campaign|the organi[sz]ation|the association|he|she|its|their|"
                             r"additional resources|the (?:service|centre|center|scheme|fund|strategy|charter))\b", re.I)
 _PARTICIPLE = r"(?:\w+(?:ed|en|lt|wn)|run|set|led|held|made|paid|built|sent|done|put|brought|sought|taught|bought)"
 _PASSIVE_BY = re.compile(r"\b(?:is|are|was|were|been|being) (?:\w+ly )?" + _PARTICIPLE + r" by\s+", re.I)
 _PASSIVE = re.compile(r"\b(?:has|have|had) been " + _PARTICIPLE + r"\b|\b(?:is|are|was|were) (?:\w+ly )?" + _PARTICIPLE + r" by\b", re.I)
+_PASSIVE_NO_AGENT = re.compile(r"^\W*(?:[\w-]+\s+){0,4}?(?:is|are|was|were|has been|have been)\s+(?:\w+ly\s+)?" + _PARTICIPLE + r"\b(?!\s+by\b)", re.I)
 _GERUND_START = re.compile(r"^[A-Z][a-z]+ing\b(?! (?:is|are|was|were)\b)")
 _ATTRIBUTION = re.compile(
     r"^(?:it is (?:important|interesting|worth|crucial) (?:to )?(?:note|noting|mention|mentioning|stress)(?: here)? that\s+|"
@@ -374,6 +204,12 @@ _ATTRIBUTION = re.compile(
     r"states?|indicates?|suggests?|discuss(?:es)?|refers? to)(?: that)?,?\s+(?:in this respect,?\s*|for instance,?\s*)?)",
 )
 _QUESTION = re.compile(r"\?\s*$")
+# a proper name or acronym opening the clause: an acronym with its verb ('KWS links up ...'), or a name
+# introduced as an instance of what the sentence before described ('Amani is one such organization')
+_NAMED_SUBJECT = re.compile(
+    r"\s*([A-Z]{2,6}(?=\s(?!(?:is|are|was|were)\b)[a-z]+(?:s|ed)\s)|[A-Z][\w-]+(?: [A-Z][\w-]+){0,2}"
+    r"(?= (?:is|was) (?:one such|another such|an example|one example|a case in point)\b))"
+)
 _CAPNAME = re.compile(r"(?<!^)(?<![.!?:]\s)\b[A-Z][A-Za-zÀ-ÿğşıİ’'-]{1,}")
 _STOP_CAPS = {
     "The", "This", "These", "Those", "In", "For", "It", "They", "But", "And", "However", "While", "Although",
@@ -386,6 +222,7 @@ _STOP_CAPS = {
 _GENERIC_NAMED = {"member states", "states", "eu", "the eu", "ngos", "ngo", "csos", "cso", "meps", "eu level",
                   "european level", "eu funds", "eu funding", "eu institutions", "eu bodies", "european institutions",
                   "european actors"}
+_PART_OF = re.compile(r"\b(?:section|sections|branch|branches|office|offices|chapter|arm)\s+of\s+(?:the\s+)?$", re.I)
 _PREPOSITION_BEFORE = re.compile(
     r"(?:\b(?:with|between|to|from|for|by|of|in|into|among|towards|against|on|at|across|within|through|about|"
     r"and|or|than|like|via|throughout|inside|outside|around|beyond|under|over)|’s|'s)\s+(?:the\s+|a\s+|an\s+|its\s+|their\s+|other\s+|"
@@ -434,7 +271,7 @@ def place_names(text: str) -> list[str]:
 
 def country_of_place(place: str) -> str:
     """The country of a city or region of the gazetteer ('' when unknown)."""
-    return _CITIES.get(place) or _REGIONS.get(place, "")
+    return _DOMAIN.country_of_place(place)
 
 
 def strip_citations(text: str) -> str:
@@ -448,25 +285,17 @@ def _strip_connectors(text: str) -> str:
 def _places(text: str) -> list[tuple[int, int, str, str, str]]:
     """(start, end, name, country, kind) for each named city/region and country in ``text``."""
     out = []
-    for m in _PLACE_RE.finditer(text):
-        name = m.group(1)
-        country = _CITIES.get(name) or _REGIONS.get(name, "")
-        out.append((m.start(), m.end(), name, country, "region" if name in _REGIONS else "city"))
-    for m in _COUNTRY_RE.finditer(text):
-        name = m.group(1)
+    for start, end, name, country, kind in _DOMAIN.find_places(text):
         if name in ("US",) and not re.search(r"\bUS\b", text):
             continue
-        if any(s <= m.start() < e for s, e, *_ in out):
-            continue
-        out.append((m.start(), m.end(), name, _NAME_TO_COUNTRY[name], "country"))
-    out.sort()
+        out.append((start, end, name, country, kind))
     return out
 
 
 def _side_for(text: str, m_start: int, m_end: int, places) -> tuple[str | None, str, str]:
     """(side, place, country) bound to the actor mention text[m_start:m_end]: names in the noun
-    phrase before it (up to 4 words, 'Moroccan municipalities', 'Munich’s city administration') or
-    in an 'of/in X' phrase right after it ('the municipality of Izmir', 'municipalities in Morocco')."""
+    phrase before it (up to 4 words, 'Senegalese municipalities', 'Lyon’s city administration') or
+    in an 'of/in X' phrase right after it ('the municipality of Thiès', 'municipalities in Senegal')."""
     before = text[max(0, m_start - 45) : m_start]
     # cut the window at a clause boundary
     before = re.split(r"[;:,.()]|\b(?:and|or|with|between|to|from|by|than|that|which|who)\b", before)[-1]
@@ -514,8 +343,8 @@ def _mentions(text: str, places, default_side: str | None = None) -> list[_Menti
                 continue
             taken.append((s, e))
             found.append(_Mention(s, e, m.group(0), lvl))
-    # a named city or region used as an actor ("Barcelona tackles", "Copenhagen’s strategy"),
-    # not as a location ("in Catalonia", "with Emirdağ")
+    # a named city or region used as an actor ("Lyon tackles", "Tampere’s strategy"),
+    # not as a location ("in Catalonia", "with Thiès")
     for s, e, name, country, kind in places:
         if kind == "country" or any(a <= s < b for a, b in taken):
             continue
@@ -532,9 +361,10 @@ def _mentions(text: str, places, default_side: str | None = None) -> list[_Menti
     resolved = []
     parens = [(m.start(), m.end()) for m in re.finditer(r"\([^()]*\)|\[[^\[\]]*\]", text)]
     for mt in found:
-        oblique = bool(_PREPOSITION_BEFORE.search(text[max(0, mt.start - 30) : mt.start])) or any(
-            a < mt.start < b for a, b in parens
-        )
+        before = text[max(0, mt.start - 30) : mt.start]
+        oblique = bool(_PREPOSITION_BEFORE.search(before)) or any(a < mt.start < b for a, b in parens)
+        if oblique and _PART_OF.search(before):
+            oblique = False  # 'the German section of the Council of ...': the organisation acts
         if mt.level in _TIER:
             side, place, country = _side_for(text, mt.start, mt.end, places)
             if mt.place:
@@ -542,6 +372,8 @@ def _mentions(text: str, places, default_side: str | None = None) -> list[_Menti
                 side = _SIDE.get(country, side)
                 place = mt.place
             origin_lvl, dest_lvl = _TIER[mt.level]
+            if mt.level == "national" and _ORIGIN_INSTITUTION is not None and _ORIGIN_INSTITUTION.search(mt.text):
+                side = "origin"  # a state's own institution for its citizens abroad
             side = side or default_side
             level = origin_lvl if side == "origin" else dest_lvl
             resolved.append(_Mention(mt.start, mt.end, mt.text, level, place, country, oblique))
@@ -554,7 +386,7 @@ def _mentions(text: str, places, default_side: str | None = None) -> list[_Menti
 
 
 _VERB_AFTER = re.compile(
-    r"^(?:’s?|'s?)?(?:\s+of\s+(?:the\s+)?[A-Z][\w-]*(?:\s[A-Z][\w-]*)*(?:,\s[A-Z][\w-]+,)?)?(?:\s*\([^)]*\))?"
+    r"^(?:’s?|'s?)?(?:\s+(?:of|in|from)\s+(?:the\s+)?(?:\d+\s+)?(?:[a-z]+ern\s+)?[A-Z][\w-]*(?:\s(?:[a-z]+\s)?[A-Z][\w-]*)*(?:,\s[A-Z][\w-]+,)?)?(?:\s*\([^)]*\))?"
     r"(?:\s+(?:\w+ly|also|now|already|still|often|even|themselves|itself|too|in \w+))*\s+"
     r"(?:has|have|had|is|are|was|were|will|can|could|should|must|may|might|would|need|needs|do|does|did|shall|ought|"
     r"lost|set|put|led|held|made|paid|built|sent|ran|run|took|gave|began|became|brought|found|sought|won|kept|left|met|"
@@ -582,6 +414,8 @@ def _main_clause_start(text: str, mentions: list[_Mention] | None = None) -> int
                 return c
     if re.match(r"(?:where|when|if|although|though|while|whilst|whereas|because|since|as|unless|once)\b", text, re.I):
         return commas[0]
+    if _PRONOUN_START.match(text[commas[0] :].strip()):
+        return commas[0]  # 'Before the 2019 elections, the platform organised ...'
     return 0
 
 
@@ -667,7 +501,7 @@ def _named_entity(text: str, places, mentions, scholars: set[str]) -> bool:
 
 
 def _scholars(text: str) -> set[str]:
-    """Names cited as literature: 'Van Ewijk ( 2013 )', 'Lacroix and Dumont (2012)', 'Godin and colleagues'."""
+    """Names cited as literature: 'Smith ( 2013 )', 'Jones and Brown (2012)', 'Garcia and colleagues'."""
     out = set()
     for m in re.finditer(r"((?:[A-Z][\w’'-]+\s?){1,3})\s*(?:\(\s*(?:ibid|(?:1[89]|20)\d\d)|and colleagues|et al)", text):
         out.update(m.group(1).split())
@@ -698,6 +532,9 @@ def _practice_score(core: str, text: str, places, mentions, subject, previous: S
     if _YEAR.search(core):
         score += 0.4
         why.append("year")
+    if _FOUNDED.search(core):
+        score += 0.4  # 'A migration observatory was created in 2010': an institution set up
+        why.append("founded")
     if subject is not None:
         score += 0.8
         why.append("actor")
@@ -783,6 +620,8 @@ def classify_statement(
         kind, rule = "recommendation", "modal"
     elif any(re.match(r"\s+needs?\s+to\b", core[mt.end : mt.end + 12]) for mt in mentions if not mt.oblique):
         kind, rule = "recommendation", "actor-needs-to"
+    elif _POLICY_NEEDS_TO.search(core) and not _NOT_ADVICE.search(core):
+        kind, rule = "recommendation", "policy-needs-to"
     elif in_recs and _RECOMMEND_SOFT.search(advice_text):
         kind, rule = "recommendation", "soft-modal"
     elif in_recs and _IMPERATIVE.match(core) and not _GERUND_TITLE.match(core):
@@ -795,6 +634,17 @@ def classify_statement(
 
     subject = _subject(core, mentions, kind)
     main_start = _main_clause_start(core, mentions)
+    if kind is None and previous is not None and previous.context_level:
+        # 'KWS links up regional networks ...', 'Amani is one such organization': a name the passage
+        # introduced before, as the subject of its own clause, is the passage's actor going on
+        starts = [main_start]
+        if _LEADING_ADVERBIAL.match(core) and "," in core:
+            starts.append(core.index(",") + 1)  # 'To that end, KWS forged ...'
+        m = next((x for x in (_NAMED_SUBJECT.match(core, st) for st in starts) if x), None)
+        if (m and m.group(1) not in _STOP_CAPS and not any(p[0] == m.start(1) for p in places)
+                and (subject is None or subject.oblique or subject.start > m.start(1))):
+            subject = _Mention(m.start(1), m.end(1), m.group(1), previous.context_level)
+            mentions = sorted(mentions + [subject], key=lambda x: x.start)
     score = 1.0 if kind else 0.0
     if kind is None:
         score, rule = _practice_score(core, text, places, mentions, subject, previous, scholars, main_start)
@@ -817,13 +667,16 @@ def classify_statement(
             # 'It creatively adapted ...', 'The city has also ...', 'Additional resources were used by the
             # city ...': the actor of the sentences before
             own = subject is not None and pron is not None and subject.start <= main_start + 6  # 'The city has ...'
-            if previous.context_level and not own and (subject is None or pron or subject.level == previous.context_level):
+            if previous.context_level and not own and (
+                subject is None or pron or subject.level == previous.context_level
+                or (subject.oblique and _PASSIVE_NO_AGENT.search(core[main_start:]))  # 'Links were established with towns in ...'
+            ):
                 level = previous.context_level
                 actor = previous.context_actor or actor
             if not place and previous.context_place:
                 place, country = previous.context_place, previous.context_country or country
         if place and level in ("destination_city", "origin_municipality"):
-            side = _SIDE.get(country or _CITIES.get(place, "") or _REGIONS.get(place, ""))
+            side = _SIDE.get(country or _DOMAIN.country_of_place(place))
             if side:
                 level = "origin_municipality" if side == "origin" else "destination_city"
     elif kind == "recommendation":
@@ -846,21 +699,7 @@ def _with_context(label: StatementLabel, previous: StatementLabel | None, senten
 
 # --------------------------------------------------------------------------- themes
 
-_THEME_KEYWORDS: dict[str, str] = {
-    "employment": r"\b(jobs?|employ\w*|labou?r market|unemploy\w*|skills?|qualifications?|credential|entrepreneur\w*|job cent(?:er|re)s?|vocational|workers?|recruitment)\b",
-    "education": r"\b(schools?|education\w*|pupils?|teachers?|students?|training|universit\w+|child care|childcare|children)\b",
-    "health": r"\b(health\w*|medical|hospitals?|diabetes|geriatric|care for the elderly|nursing)\b",
-    "language": r"\b(language\w*|linguistic|translat\w+|multilingual|interpret\w+|integration courses|Integrationskurse)\b",
-    "housing_segregation": r"\b(housing|segregat\w+|neighbou?rhoods?|disadvantaged (?:areas|neighbou?rhoods)|area-based|urban (?:planning|regeneration|renewal)|shelter)\b",
-    "political_participation": r"\b(vot\w+|elections?|electoral|political participation|consultative|advisory (?:body|board|council)|councils? of foreigners|represent\w+ in parliament|participat\w+ in elections|political rights)\b",
-    "anti_discrimination": r"\b(discriminat\w+|racism|racial|xenophob\w+|rumou?rs?|stereotypes?|equal treatment|equality|prejudice|diversity charter)\b",
-    "reception_refugees": r"\b(refugees?|asylum|reception|resettle\w*|relocat\w+|newcomers?|newly arrived|new arrivals|humanitarian admission|introduction programs?)\b",
-    "funding": r"\b(fund\w*|budget\w*|financ\w+|money|euros?|resources|grants?|earmark\w*|cofinanc\w+|co-financ\w+|lump sums?|AMIF|ESF)\b",
-    "diaspora_development": r"\b(diaspora\w*|remittances?|co-development|codevelopment|emigrants?|hometown|origin countr\w+|countr(?:y|ies) of origin|development cooperation|return migration|translocal|transnational activities)\b",
-    "culture_exchange": r"\b(cultur\w+|intercultural|twinning|exchange programmes?|city-to-city|town-to-town|partnerships? between|city partnerships?|exchanges?)\b",
-    "coordination_governance": r"\b(coordinat\w+|co-ordinat\w+|cooperat\w+|co-operat\w+|multi-?level|governance|partnership principle|dialogue|collaborat\w+)\b",
-    "monitoring_evaluation": r"\b(monitor\w*|evaluat\w+|indicators?|data|statistics|assessments?|evidence)\b",
-}
+_THEME_KEYWORDS: dict[str, str] = {t["id"]: t["keywords"] for t in _DOMAIN.themes if t.get("keywords")}
 _THEME_KW_RES = {k: re.compile(v, re.I) for k, v in _THEME_KEYWORDS.items()}
 
 _theme_matrix: np.ndarray | None = None

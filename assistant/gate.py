@@ -40,6 +40,9 @@ _DOCUMENT_PARTS = ("introduction", "summary", "conclusion", "contents", "referen
                    "foreword", "preface", "acknowledg", "about the author", "annex", "appendix", "abstract")
 
 
+from .counted import counted_noun, gives_count  # noqa: E402  (issue 11)
+
+
 class Gate:
     def __init__(self, settings: GateSettings, vocabulary: set[str]):
         self.settings = settings
@@ -66,7 +69,7 @@ class Gate:
             return GateDecision(False, "unknown_terms", evidence, unknown=unknown, signals=signals)
         if not scored or evidence < s.refusal_threshold:
             return GateDecision(False, "weak_evidence", evidence, unknown=unknown, signals=signals)
-        missing = self._missing_fact(analysis, scored)
+        missing = self._missing_fact(analysis, scored) or ("number" if self._uncounted(analysis, scored) else None)
         if missing:
             return GateDecision(False, "missing_fact", evidence, missing=missing, signals=signals)
         return GateDecision(True, None, evidence, signals=signals)
@@ -85,7 +88,15 @@ class Gate:
         for kind in wanted:
             if not any(v == kind and k not in question for x in probable for k, v in x.facts.items()):
                 return kind
+        # issue 11 (off unless gate.count_check): the figure must count what "how many X" asks about
         return None
+
+    def _uncounted(self, analysis: QueryAnalysis, scored: list[ScoredSentence]) -> bool:
+        """Issue 11 (gate.count_check): no retrieved sentence gives a figure of what 'how many X /
+        how much X / what budget' asks about (assistant/counted.py)."""
+        noun = counted_noun(analysis.text) if self.settings.count_check else None
+        quotable = [x for x in scored if not (x.flags & UNQUOTABLE)]
+        return bool(noun and quotable and not any(gives_count(x.text, noun) for x in quotable))
 
 
 def decline_message(decision: GateDecision, hits: list[Hit], reports: list[ReportMeta]) -> str:

@@ -17,12 +17,14 @@ _INJECTION = re.compile(
     r"\bwithout (using|citing) (the |your )?(sources|reports)\b|\bfrom your own (knowledge|memory)\b)",
     re.I,
 )
-_OPINION = re.compile(
-    r"(\byour (own |personal )?(opinion|view|views|stance|position|preference|belief)s?\b|"
-    r"\bdo you (personally )?(think|believe|feel|support|prefer|agree)\b|\bwho should i vote\b|"
-    r"\bwhich (party|candidate) should\b|\bis immigration (good|bad)\b|\bare (migrants|immigrants) (good|bad)\b)",
-    re.I,
-)
+def _opinion_re() -> re.Pattern:
+    """Requests for the assistant's own opinion: knowledge_base/domain/documents.yaml."""
+    from .domain import get_domain
+
+    return re.compile("|".join(f"(?:{p})" for p in get_domain().opinion_patterns) or r"(?!x)x", re.I)
+
+
+_OPINION = _opinion_re()
 
 
 def _has_word(text: str) -> bool:

@@ -12,7 +12,7 @@ English key terms of the question's words where the glossary knows them.
 
 Detection: letters of a non-Latin script (Arabic, Greek, Cyrillic, Hebrew, CJK, …) make the
 question non-English at once; for Latin script, English function words ("what", "how", "the",
-"does" …) keep it English (so "What did Nador do?" or "Tell me about Bordeaux" stay English
+"does" …) keep it English (so "What did Thiès do?" or "Tell me about Bordeaux" stay English
 whatever the names), and otherwise py3langid (its model ships in the wheel; nothing is
 downloaded) must name another language with a probability of at least ``MIN_PROBABILITY``.
 When in doubt the question is English: declining an English question would be worse than
@@ -217,7 +217,7 @@ def key_terms(text: str, glossary: dict, joined: bool = False) -> tuple[str, ...
             if (tok == stem) if len(stem) <= 3 else (stem in tok if joined else tok.startswith(stem)):
                 found.append((pos, str(term)))
                 break
-    # upper-case acronyms and names (OSCE, AMIF, Nador) stay as they are: the reports use them
+    # upper-case acronyms and names (OSCE, AMIF, Thiès) stay as they are: the reports use them
     for m in re.finditer(r"\b[A-Z]{2,}\b", text):
         found.append((m.start(), m.group(0)))
     ordered = [t for _, t in sorted(found, key=lambda x: x[0])]

@@ -44,6 +44,7 @@ class Passage(BaseModel):
     titles: list[int] = Field(
         default_factory=list, description="Positions in sentences of titles (of a box, a list item): searched, never quoted"
     )
+    page: str | None = Field(None, description="The page of a PDF report where the passage starts (its printed number), else null")
 
 
 class Citation(BaseModel):
@@ -59,6 +60,7 @@ class Citation(BaseModel):
     quotes: list[str] = Field(
         default_factory=list, description="The sentences of the passage that the answer quotes (or that support an LLM statement)"
     )
+    page: str | None = Field(None, description="The page of a PDF report where the cited passage starts, else null")
 
 
 class RetrievedPassage(BaseModel):
@@ -106,7 +108,7 @@ class CatalogueRecord(BaseModel):
     id: str = Field(description="Stable id, e.g. P-001-0007 or R-003-0002")
     kind: Literal["practice", "recommendation"]
     level: str | None = Field(None, description="Acting level (practice) or addressee level (recommendation): an id of assistant.taxonomy.LEVELS")
-    actor: str = Field("", description="Who did it (practice), e.g. 'the municipality of Nador'")
+    actor: str = Field("", description="Who did it (practice), e.g. 'the municipality of Thiès'")
     country: str = ""
     place: str = ""
     themes: list[str] = Field(default_factory=list, description="Ids of assistant.taxonomy.THEMES")
@@ -242,7 +244,7 @@ class Statement:
 
     text: str
     passages: list[Passage]
-    label: str = ""  # framing from the catalogue: "Nuremberg (Germany), city"
+    label: str = ""  # framing from the catalogue: "Lyon (France), city"
     quotes: list[str] = field(default_factory=list)  # the report's own sentences it quotes or rests on
     flagged: bool = False  # an LLM sentence the verifier could not support, kept with a flag
     bullet: bool | None = None  # None: the first statement is the lead paragraph, the others bullets

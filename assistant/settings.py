@@ -86,6 +86,14 @@ class GateSettings(BaseModel):
             "the evidence for the rest of it reaches this."
         ),
     )
+    count_check: bool = Field(
+        False,
+        description=(
+            "A 'how many X / how much X' question is answered only if a retrieved sentence gives a figure of X (a number "
+            "a few words before X, or an amount of money), not just any number (assistant/counted.py). Off by default: "
+            "on the dev set it declines two answerable questions whose figure retrieval misses (see evals/user_reports)."
+        ),
+    )
     missing_fact_sentences: int = Field(
         10,
         description=(
@@ -142,6 +150,15 @@ class Settings(BaseSettings):
         description="Writable folder for the index, user-added reports and feedback. Created on first run.",
     )
     prompts_dir: Path = Field(REPO_ROOT / "prompts", description="Folder with the prompt and message templates.")
+    domain_dir: Path = Field(
+        REPO_ROOT / "knowledge_base" / "domain",
+        description=(
+            "Folder with the knowledge of the field as data (assistant/domain.py): places.yaml and gazetteer/ (countries, "
+            "regions, cities, demonyms, destination countries), actors.yaml (actor phrases by level), taxonomy.yaml (levels "
+            "and themes), documents.yaml (section kinds, starter questions, opinion patterns), languages.yaml. Point it at "
+            "a copy to adapt the assistant to another field's reports."
+        ),
+    )
 
     # --- embeddings and index ----------------------------------------------------------
     embedding_model: str = Field(

@@ -70,7 +70,7 @@ _CAPTION = re.compile(r"^\W*(Source|Sources|Chart|Table|Figure|Box|Note|Notes)\b
 
 def _looks_like_title(s: str) -> bool:
     s = s.strip()
-    if not s or len(s) > 110 or _words(s) > 14 or re.search(r"[.,;!]$", s) or _CAPTION.match(s):
+    if not s or len(s) > 110 or _words(s) > 14 or re.search(r"[.,;:!]$", s) or _CAPTION.match(s):
         return False
     return s[0].isupper() or s[0] in "‘“'\"("
 
@@ -355,7 +355,7 @@ def _match_heading(L: _Lines, i: int, headers: set[str], state: str):
         if L.blank(k) or k >= len(L):
             return out, 1, k
     if prev_blank and L.blank(i + 1) and _looks_like_title(s) and 1 <= _words(s) <= 12 and not s.endswith("?"):
-        # a name such as "Janina Stürner" has no lower-case word; a section title has
+        # a name such as "Maria Rossi" has no lower-case word; a section title has
         if not re.match(r"^\s*([-*•▪●]|▶)", raw) and re.search(r"\s[a-z]", s):
             return [(i + 1, s)], 2, i + 1
     return None

@@ -1,7 +1,7 @@
 """The controlled vocabulary of the catalogue: levels of government (who acts, or who is
 addressed) and policy themes.
 
-Each entry has a stable id (used in JSON and filters), a readable name (shown to users), short
+The entries are data (``knowledge_base/domain/taxonomy.yaml``). Each has a stable id (used in JSON and filters), a readable name (shown to users), short
 forms that the CLI and the web chat accept (``--level origin``, ``--theme jobs``) and a
 description that the theme and level classifiers embed.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from .domain import get_domain
 
 
 @dataclass(frozen=True)
@@ -21,104 +23,16 @@ class Term:
     short: str = ""  # the label an answer puts before a quote ("city", "national government")
 
 
-LEVELS: tuple[Term, ...] = (
-    Term(
-        "origin_municipality",
-        "origin-country municipality",
-        ("origin", "origin municipality", "origin city", "origin local", "sending municipality", "home town"),
-        "a municipality, town or local authority in the country of origin of migrants (Morocco, Turkey, Albania, "
-        "Mali, Senegal ...) working with its emigrants or diaspora abroad",
-        short='origin-country municipality',
-    ),
-    Term(
-        "origin_region",
-        "origin-country region or state",
-        ("origin region", "origin state", "sending region"),
-        "a region, province or state government in the country of origin of migrants",
-        short='origin-country region',
-    ),
-    Term(
-        "origin_national",
-        "origin-country national government",
-        ("origin national", "origin government", "sending state", "origin country", "diaspora ministry"),
-        "the national government, ministries, consulates or diaspora institutions of a country of origin",
-        short='origin-country government',
-    ),
-    Term(
-        "destination_city",
-        "destination municipality or city",
-        ("city", "cities", "destination", "destination city", "municipality", "local", "local authority"),
-        "a city, municipality or local authority in the country where migrants live, delivering integration "
-        "services locally",
-        short='city',
-    ),
-    Term(
-        "destination_region",
-        "destination region",
-        ("region", "regional", "destination region", "province", "land"),
-        "a region, province or federal state in the country of destination",
-        short='region',
-    ),
-    Term(
-        "destination_national",
-        "destination national government",
-        ("national", "national government", "state", "government", "ministry", "destination national"),
-        "the national government, ministries or national agencies of the country of destination, setting "
-        "integration policy, laws and funding",
-        short='national government',
-    ),
-    Term(
-        "eu",
-        "EU institutions",
-        ("eu", "european union", "european commission", "commission", "eu institutions"),
-        "the European Union: the European Commission, Parliament, Council, EU funds such as AMIF and ESF",
-        short='EU',
-    ),
-    Term(
-        "city_networks",
-        "city networks",
-        ("networks", "city network", "eurocities", "network"),
-        "networks of cities and municipalities such as EUROCITIES, Cities of Migration or Intercultural Cities",
-        short='city network',
-    ),
-    Term(
-        "migrant_organisations",
-        "migrant organisations",
-        ("migrant", "migrants", "diaspora", "diaspora organisations", "migrant associations", "hometown associations"),
-        "migrant and diaspora associations, hometown associations and migrant-led organisations",
-        short='migrant organisations',
-    ),
-    Term(
-        "international_organisations",
-        "international organisations",
-        ("international", "io", "un", "osce", "oecd", "iom", "international organisations"),
-        "international organisations such as the OSCE, OECD, IOM, UNHCR, the Council of Europe or the UN",
-        short='international organisation',
-    ),
-    Term(
-        "civil_society_private",
-        "civil society and private sector",
-        ("civil society", "ngo", "ngos", "private", "private sector", "business", "employers", "social partners"),
-        "NGOs, civil society organisations, foundations, employers, businesses, trade unions and social partners",
-        short='civil society',
-    ),
-)
+def _terms(entries: list[dict]) -> tuple[Term, ...]:
+    return tuple(
+        Term(e["id"], e["name"], tuple(e.get("aliases") or ()), e.get("description", ""), e.get("short", ""))
+        for e in entries
+    )
 
-THEMES: tuple[Term, ...] = (
-    Term("employment", "employment", ("jobs", "work", "labour market", "labor"), "jobs, the labour market, skills recognition, entrepreneurship and employers"),
-    Term("education", "education", ("schools", "school", "training"), "schools, education, vocational training and qualifications of migrants and their children"),
-    Term("health", "health", ("healthcare", "health care"), "health care, health services and well-being of migrants"),
-    Term("language", "language", ("languages", "language courses", "language learning"), "language courses, language learning and translation"),
-    Term("housing_segregation", "housing and segregation", ("housing", "segregation", "neighbourhoods"), "housing, neighbourhoods, spatial segregation and urban regeneration"),
-    Term("political_participation", "political participation", ("participation", "voting", "politics", "consultation"), "voting rights, consultative councils, political participation and representation of migrants"),
-    Term("anti_discrimination", "anti-discrimination", ("discrimination", "racism", "equality"), "anti-discrimination, racism, equal treatment and diversity policies"),
-    Term("reception_refugees", "reception and refugees", ("refugees", "reception", "asylum", "newcomers"), "reception of refugees, asylum seekers and newly arrived migrants"),
-    Term("funding", "funding", ("money", "budget", "budgets", "finance", "financing", "funds"), "funding, budgets, financial resources and EU funds for integration"),
-    Term("diaspora_development", "diaspora and development", ("diaspora", "development", "remittances"), "diaspora engagement, remittances, co-development and links between origin and destination"),
-    Term("culture_exchange", "culture and exchange", ("culture", "exchange", "twinning", "intercultural"), "culture, intercultural dialogue, twinning and exchanges between communities and cities"),
-    Term("coordination_governance", "coordination and governance", ("coordination", "governance", "multi-level governance", "cooperation"), "coordination, cooperation and multi-level governance between actors and levels of government"),
-    Term("monitoring_evaluation", "monitoring and evaluation", ("monitoring", "evaluation", "indicators", "data"), "monitoring, evaluation, indicators, data collection and evidence on integration outcomes"),
-)
+
+# the levels and themes are data: knowledge_base/domain/taxonomy.yaml (assistant.domain)
+LEVELS: tuple[Term, ...] = _terms(get_domain().levels)
+THEMES: tuple[Term, ...] = _terms(get_domain().themes)
 
 _LEVEL_BY_ID = {t.id: t for t in LEVELS}
 _THEME_BY_ID = {t.id: t for t in THEMES}

@@ -346,6 +346,10 @@ def render(
         + "</div>"
     )
     html.append("<h2>Summary (all questions)</h2>" + metrics_table(ours["overall"], base["overall"] if base else None))
+    if metrics.get("user_reports"):  # issue 11: reports not shipped (evals/user_reports), beside the shipped ones
+        from .user_reports.__main__ import html_table
+
+        html.append("<h2>Reports not shipped (user-report eval)</h2>" + html_table(metrics["user_reports"], ours["overall"]))
     html.append("<h2>By question type</h2><div class=\"grid\">")
     for t, m in ours["by_type"].items():
         html.append(f"<div><h3>{_e(t)} (n={m['n']})</h3>{metrics_table(m, base['by_type'].get(t) if base else None)}</div>")

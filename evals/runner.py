@@ -449,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", default=str(DEFAULT_THRESHOLDS), metavar="FILE",
                    help="thresholds file (default: evals/thresholds.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--user-reports", action="store_true",
+                   help="also run the user-report eval (evals/user_reports: reports not shipped, as PDF and DOCX)")
     return p
 
 
@@ -512,6 +514,17 @@ def main(argv: list[str] | None = None, *, assistant=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _print_run(metrics, out)
+    if args.user_reports:  # issue 11: figures on reports that are not shipped, beside the shipped ones
+        from assistant.settings import get_settings
+        from evals import report as _report
+        from evals.user_reports.__main__ import print_table
+        from evals.user_reports.__main__ import run as run_user_reports
+
+        print()
+        metrics["user_reports"] = run_user_reports(["pdf", "docx"], out / "user_reports", Path(get_settings().data_dir))
+        print_table(metrics["user_reports"], metrics["assistant"]["overall"])
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+        _report.rerender(out)
     for f, name, m in zip(files[1:], subdirs, extra):
         print(f"\n\n######## {f} ({m['n_questions']} questions) ########")
         _print_run(m, out / name)

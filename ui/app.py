@@ -43,6 +43,7 @@ from assistant.errors import AssistantError, InputError  # noqa: E402
 from assistant.guard import clean_question  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
+from assistant.domain import get_domain  # noqa: E402
 from assistant.taxonomy import LEVELS, THEMES  # noqa: E402
 from ui import library, render  # noqa: E402
 from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore  # noqa: E402
@@ -57,12 +58,7 @@ from ui.workshop import (  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-STARTERS = [
-    "How can an origin-country municipality support the integration of its emigrants abroad?",
-    "What does the OSCE study recommend to national governments about funding?",
-    "How do cities take part in EU migration policymaking, according to the EPC brief?",
-    "What examples of city-to-city partnerships between Dutch and Moroccan municipalities are there?",
-]
+STARTERS = list(get_domain().starters)  # knowledge_base/domain/documents.yaml
 
 STREAM_MIN_INTERVAL_S = 0.05  # at most ~20 chat updates a second while an answer streams
 THINKING = "_Searching the reports…_"
@@ -232,7 +228,7 @@ class WebChat:
             with gr.Row():
                 self.lib_report = gr.Dropdown([("any", "")] + [(r.short_citation, r.source) for r in self.assistant.reports], value="", label="Report")
                 self.lib_country = gr.Dropdown([("any", "")], value="", label="Country")
-                self.lib_text = gr.Textbox(label="Words", placeholder="e.g. Nador, twinning, language courses")
+                self.lib_text = gr.Textbox(label="Words", placeholder=get_domain().library_placeholder)
             with gr.Row(elem_id="pa-library-row", equal_height=False):
                 with gr.Column(scale=3, min_width=280):
                     self.lib_list = gr.HTML("<p class='pa-empty'>Loading the library…</p>", elem_id="pa-library-list", apply_default_css=False, js_on_load=None)
