@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 
+from .counted import counted_noun, gives_count
 from .guard import unknown_terms
 from .models import (
     GateDecision,
@@ -38,9 +39,6 @@ MISSING_FACT_TEXT = {
 # sections that describe the document rather than a topic are not offered as "nearest topics"
 _DOCUMENT_PARTS = ("introduction", "summary", "conclusion", "contents", "references", "bibliography", "notes",
                    "foreword", "preface", "acknowledg", "about the author", "annex", "appendix", "abstract")
-
-
-from .counted import counted_noun, gives_count  # noqa: E402  (issue 11)
 
 
 class Gate:
@@ -69,34 +67,29 @@ class Gate:
             return GateDecision(False, "unknown_terms", evidence, unknown=unknown, signals=signals)
         if not scored or evidence < s.refusal_threshold:
             return GateDecision(False, "weak_evidence", evidence, unknown=unknown, signals=signals)
-        missing = self._missing_fact(analysis, scored) or ("number" if self._uncounted(analysis, scored) else None)
+        missing = self._missing_fact(analysis, scored)
         if missing:
             return GateDecision(False, "missing_fact", evidence, missing=missing, signals=signals)
         return GateDecision(True, None, evidence, signals=signals)
 
     def _missing_fact(self, analysis: QueryAnalysis, scored: list[ScoredSentence]) -> str | None:
-        """'number' or 'year' when the question asks for one and no probable quotable sentence
-        gives one that the question does not already contain."""
+        """'number' or 'year' when the question asks for one and none of the sentences closest to
+        it gives one that the question does not already contain; with ``count_check``, a "how many
+        X / how much X / what budget" question also needs a retrieved sentence whose figure counts X
+        ("13 Greek municipalities", an amount of money), not just any number near the topic."""
         wanted = [k for k in ("number", "year") if k in analysis.asks]
-        if not wanted:
-            return None
         quotable = [x for x in scored if not (x.flags & UNQUOTABLE)]
-        if not quotable:
+        if not wanted or not quotable:
             return None
         probable = sorted(quotable, key=lambda x: x.relevance, reverse=True)[: self.settings.missing_fact_sentences]
         question = analysis.text.lower()
         for kind in wanted:
             if not any(v == kind and k not in question for x in probable for k, v in x.facts.items()):
                 return kind
-        # issue 11 (off unless gate.count_check): the figure must count what "how many X" asks about
-        return None
-
-    def _uncounted(self, analysis: QueryAnalysis, scored: list[ScoredSentence]) -> bool:
-        """Issue 11 (gate.count_check): no retrieved sentence gives a figure of what 'how many X /
-        how much X / what budget' asks about (assistant/counted.py)."""
         noun = counted_noun(analysis.text) if self.settings.count_check else None
-        quotable = [x for x in scored if not (x.flags & UNQUOTABLE)]
-        return bool(noun and quotable and not any(gives_count(x.text, noun) for x in quotable))
+        if noun and not any(gives_count(x.text, noun) for x in quotable):
+            return "number"
+        return None
 
 
 def decline_message(decision: GateDecision, hits: list[Hit], reports: list[ReportMeta]) -> str:

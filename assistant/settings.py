@@ -87,11 +87,13 @@ class GateSettings(BaseModel):
         ),
     )
     count_check: bool = Field(
-        False,
+        True,
         description=(
             "A 'how many X / how much X' question is answered only if a retrieved sentence gives a figure of X (a number "
-            "a few words before X, or an amount of money), not just any number (assistant/counted.py). Off by default: "
-            "on the dev set it declines two answerable questions whose figure retrieval misses (see evals/user_reports)."
+            "a few words before X, or an amount of money), not just any number (assistant/counted.py); otherwise the "
+            "reply says the reports do not give it and quotes what they do say. On the dev set it also declines two "
+            "answerable questions whose figure sits in a footnote retrieval misses; on reports users add it declines "
+            "figures the report does not give (evals/user_reports: refusal accuracy 0.33 -> 0.83)."
         ),
     )
     missing_fact_sentences: int = Field(
