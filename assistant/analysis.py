@@ -96,6 +96,22 @@ def asks_for(question: str) -> frozenset[str]:
     return frozenset(kinds)
 
 
+# where a compound question starts another question: "How many ..., and who launched it?",
+# "Where do they clash, and how have countries dealt with it?", "What is X? When was it set up?"
+_PART = re.compile(
+    r"(?:,\s*|\s+)(?:and|but)\s+(?=(?:what|which|how|why|who|whom|when|where|is|are|was|were|do|does|did|can|could|"
+    r"should|has|have)\b)|(?<=\?)\s+(?=[A-Z])|;\s+",
+    re.I,
+)
+
+
+def question_parts(question: str) -> tuple[str, ...]:
+    """The questions a compound question asks, each at least three words (one part when it is simple)."""
+    parts = [p.strip(" ,;") for p in _PART.split(question) if p and p.strip(" ,;")]
+    parts = [p for p in parts if len(p.split()) >= 3]
+    return tuple(parts) if len(parts) > 1 else (question,)
+
+
 def levels_asked(question: str) -> tuple[str, ...]:
     """The level of government a question asks for ("How can an origin-country municipality ...")."""
     from .extraction import levels_named
@@ -115,4 +131,5 @@ def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
         asks=asks_for(question),
         comparative=bool(_COMPARATIVE.search(question)),
         levels=levels_asked(question),
+        parts=question_parts(question),
     )

@@ -130,10 +130,32 @@ class ExtractiveComposer:
                 if len(chosen) >= s.max_sentences or words + other.words > s.max_words:
                     words -= chosen.pop().words
                 chosen.append(other)
+        chosen = self._cover_parts(chosen, ranked, evidence.part_vectors)
         chosen = self._with_context(chosen, scored + context)
         # the lead stays the first words of the answer unless it needs the sentence before it
         starts = {chosen[0].key} if chosen and not ({"anaphor", "connective", "demonstrative"} & chosen[0].flags) else set()
         return self._quotes(chosen, starts)
+
+    def _cover_parts(self, chosen: list[ScoredSentence], ranked: list[ScoredSentence], part_vectors) -> list[ScoredSentence]:
+        """A compound question ("How many …, and who launched it?") gets each part answered: a part
+        that no chosen sentence answers about as well as the best candidate does brings that
+        candidate, in place of the lowest-ranked chosen one when the answer is full."""
+        if part_vectors is None or not chosen:
+            return chosen
+        s = self.settings
+        vectors = self.index.sentence_vectors
+        out = list(chosen)
+        for pv in part_vectors:
+            best = max(ranked, key=lambda x: float(vectors[x.row] @ pv))
+            best_sim = float(vectors[best.row] @ pv)
+            if best in out or any(float(vectors[x.row] @ pv) >= s.part_cover_ratio * best_sim for x in out):
+                continue
+            if len(out) >= s.max_sentences or sum(x.words for x in out) + best.words > s.max_words:
+                if len(out) == 1:
+                    continue
+                out.pop()
+            out.append(best)
+        return out
 
     def _prefer_level(self, quotable: list[ScoredSentence], analysis: QueryAnalysis, value: dict) -> set:
         """Raise the practices and recommendations of the level the question asks for (half as much

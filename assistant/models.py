@@ -186,6 +186,7 @@ class QueryAnalysis:
     asks: frozenset[str] = frozenset()  # kinds of fact asked for: number, year, name, reason, recommendation
     comparative: bool = False  # asks across reports ("do the reports agree ...")
     levels: tuple[str, ...] = ()  # the level of government it asks for ("how can an origin-country municipality")
+    parts: tuple[str, ...] = ()  # the questions a compound question asks ("How many …", "who launched it?")
 
 
 @dataclass
@@ -267,6 +268,7 @@ class Evidence:
     scored: list[ScoredSentence]
     query_vector: Any
     shown: frozenset[str] = frozenset()  # sentences already quoted earlier in the conversation
+    part_vectors: Any = None  # embeddings of the parts of a compound question (rows), or None
 
 
 @dataclass

@@ -140,8 +140,11 @@ class AnswerPipeline:
         # 5 score
         t2 = time.perf_counter()
         scored = self.scorer.score(analysis, hits, qvec)
+        # each later part is read with the first, which names the subject ("who launched it?")
+        parts = (self.index.embedder.embed([analysis.parts[0]] + [f"{p} ({analysis.parts[0]})" for p in analysis.parts[1:]])
+                 if len(analysis.parts) > 1 else None)
         timings["score"] = _ms(t2)
-        return kind, rewrite, Evidence(q, rewrite.standalone, analysis, hits, scored, qvec), timings
+        return kind, rewrite, Evidence(q, rewrite.standalone, analysis, hits, scored, qvec, part_vectors=parts), timings
 
     def ask(
         self, question: str, history: list[str] | None = None, filters: RetrievalFilters | None = None,

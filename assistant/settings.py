@@ -122,6 +122,10 @@ class ComposeSettings(BaseModel):
         0.25,
         description="For 'how many' / 'when' / 'which city' questions, the best sentence giving a number / year / name leads if it reaches this share of the best rank.",
     )
+    part_cover_ratio: float = Field(
+        0.85,
+        description="Each part of a compound question counts as answered when a chosen sentence is this close to it, relative to the closest candidate.",
+    )
     level_bonus: float = Field(
         0.15, description="Added to the rank of a practice or recommendation of the level of government the question asks for."
     )

@@ -142,3 +142,12 @@ def test_llm_statements_keep_their_lines_and_flags():
     markdown, _ = render(draft)
     assert markdown == "- Alpha acted. [1] It helped. [1]" + FLAG
     assert len(markdown.splitlines()) == 1
+
+
+def test_a_compound_question_falls_into_its_parts():
+    from assistant.analysis import question_parts
+
+    assert question_parts("How many cities signed the charter, and who launched it?") == (
+        "How many cities signed the charter", "who launched it?")
+    assert question_parts("What is the fund? When was it set up?") == ("What is the fund?", "When was it set up?")
+    assert question_parts("How do cities and states coordinate integration?") == ("How do cities and states coordinate integration?",)
