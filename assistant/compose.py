@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, replace
 
 from .catalogue import label_passage
+from .counted import counted_noun, gives_count
 from .extraction import RELATED_LEVELS, country_of_place, place_names
 from .guard import is_instruction_like
 from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence, Statement
@@ -237,13 +238,18 @@ class ExtractiveComposer:
                 named = []
         question = analysis.text.lower()
         wants_place = bool(_PLACE_WORD.search(question))
+        counted = counted_noun(analysis.text)
         for kind in ("number", "year", "name"):
             if kind not in analysis.asks:
                 continue
             for x in ranked:
                 if value[x.key] < floor:
                     break
-                if kind == "name" and wants_place:
+                if kind == "number" and counted:
+                    # "How many municipalities …": "134 municipalities", not "many municipalities"
+                    if gives_count(x.text, counted) and any(v == "number" and k not in question for k, v in x.facts.items()):
+                        return x
+                elif kind == "name" and wants_place:
                     if any(p.lower() not in question for p in place_names(x.text)):
                         return x
                 elif any(v == kind and k not in question for k, v in x.facts.items()):

@@ -83,12 +83,13 @@ class Gate:
             return None
         probable = sorted(quotable, key=lambda x: x.relevance, reverse=True)[: self.settings.missing_fact_sentences]
         question = analysis.text.lower()
-        for kind in wanted:
-            if not any(v == kind and k not in question for x in probable for k, v in x.facts.items()):
-                return kind
         noun = counted_noun(analysis.text) if self.settings.count_check else None
-        if noun and not any(gives_count(x.text, noun) for x in quotable):
-            return "number"
+        for kind in wanted:
+            if kind == "number" and noun:  # "How many municipalities …": some sentence must count municipalities
+                if not any(gives_count(x.text, noun) for x in quotable):
+                    return kind
+            elif not any(v == kind and k not in question for x in probable for k, v in x.facts.items()):
+                return kind
         return None
 
 

@@ -27,9 +27,9 @@ _NUMBER = re.compile(
     r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.,/-])\d+(?:\.\d+)?(?:\s?(?:%|per ?cent))?(?![\w])"
 )
 _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
-_AMOUNT_WORD = re.compile(
-    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
-    r"hundreds?|thousands?|millions?|billions?|dozens?)\b",
+_AMOUNT_WORD = re.compile(  # "four different municipalities", not the "Ten" of "Ten-Point-Plan"
+    r"(?<![\w-])(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?)(?![\w-])",
     re.I,
 )
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{1,9}s?\b")

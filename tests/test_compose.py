@@ -188,3 +188,13 @@ def test_each_part_of_a_compound_question_is_answered():
                         np.zeros(3), part_vectors=part_vectors)
     draft = ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence)
     assert any("launched the coalition in 2004" in q for q in quotes(draft))
+
+
+def test_a_how_many_question_leads_with_the_count_of_what_it_asks_about():
+    p = passage("p1", ["Many municipalities in the region have joined similar networks over the years.",
+                       "The plan was adopted in 2004 with ten points of action.",
+                       "As of 2017, 134 municipalities had joined the coalition."])
+    facts = {(0, 1): {"2004": "year", "ten": "number"}, (0, 2): {"2017": "year", "134": "number"}}
+    draft = compose(World([p]), {(0, 0): 0.9, (0, 1): 0.8, (0, 2): 0.5}, question="How many municipalities belong to the coalition?",
+                    facts=facts, asks=frozenset({"number"}))
+    assert quotes(draft)[0].startswith("As of 2017, 134 municipalities")
