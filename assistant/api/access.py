@@ -56,11 +56,8 @@ LOGIN_PAGE: dict[str, tuple[str, ...]] = {
     "/login/": ("POST",),
     "/assets/": ("GET", "HEAD"),
     "/static/": ("GET", "HEAD"),
-    "/svelte/": ("GET", "HEAD"),
-    "/favicon.ico": ("GET", "HEAD"),
     "/theme.css": ("GET", "HEAD"),
-    "/gradio_api/theme.css": ("GET", "HEAD"),
-    "/manifest.json": ("GET", "HEAD"),
+    "/favicon.ico": ("GET", "HEAD"),
 }
 
 REALM = "Integration Policy Assistant"

@@ -20,6 +20,7 @@ events, or whole) and ``GET /v1/models``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -53,6 +54,14 @@ MODEL_ID = "policy-assistant"
 EXTRA_FIELD = "policy_assistant"
 _STARTED = int(time.time())
 _ERRORS = {400: {"model": OpenAIError}, 401: {"model": OpenAIError}, 404: {"model": OpenAIError}}
+
+
+_DONE = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
 
 
 def openai_error(status: int, message: str, kind: str = "invalid_request_error", param: str | None = None,
@@ -193,24 +202,49 @@ class OpenAIDoor:
             )
             return JSONResponse(completion.model_dump(mode="json"))
 
-        # streamed: the first item is taken before the response starts, so bad input is a plain 400
-        stream = ops.stream(question, history, filters)
-        try:
-            first = await self.limits.run(next, stream, None)
-        except InputError as exc:
-            return openai_error(400, str(exc), param="messages", code="invalid_question")
-        except AssistantError as exc:
-            return openai_error(500, str(exc), kind="server_error")
+        # streamed: the answer is written in one worker thread (one answer slot for the whole answer) whose
+        # items reach the event loop through a queue; the first item is awaited before the response starts, so
+        # bad input is a plain 400
+        items, producer = self._produce(ops, question, history, filters)
+        first = await items.get()
+        if isinstance(first, _Failure):
+            exc = first.exc
+            if isinstance(exc, InputError):
+                return openai_error(400, str(exc), param="messages", code="invalid_question")
+            if isinstance(exc, AssistantError):
+                return openai_error(500, str(exc), kind="server_error")
+            log.error("answering failed", exc_info=exc)
+            return openai_error(500, "something went wrong while answering; please try again", kind="server_error")
         live = isinstance(ops.assistant.backend, ExtractiveBackend)  # an LLM's draft may be cut by the citation check
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
-            self._events(stream, first, live, cid, created, body.model, prompt_words, include_usage),
+            self._events(items, producer, first, live, cid, created, body.model, prompt_words, include_usage),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    async def _events(self, stream, first, live: bool, cid: str, created: int, model: str, prompt_words: int,
-                      include_usage: bool):
+    def _produce(self, ops: Operations, question: str, history: list[str], filters):
+        """Run ``ops.stream`` to its end in one worker thread (within the answer slots); its items, then
+        ``_DONE`` (or a ``_Failure``), arrive in the returned queue."""
+        loop = asyncio.get_running_loop()
+        items: asyncio.Queue = asyncio.Queue()
+
+        def put(item) -> None:
+            loop.call_soon_threadsafe(items.put_nowait, item)
+
+        def produce() -> None:
+            try:
+                for item in ops.stream(question, history, filters):
+                    put(item)
+            except BaseException as exc:  # noqa: BLE001 - handed to the event loop, which answers with it
+                put(_Failure(exc))
+            finally:
+                put(_DONE)
+
+        return items, asyncio.ensure_future(self.limits.run(produce))
+
+    async def _events(self, items: asyncio.Queue, producer, first, live: bool, cid: str, created: int, model: str,
+                      prompt_words: int, include_usage: bool):
         def chunk(delta: dict, finish: str | None = None, **top) -> str:
             obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **top}
@@ -219,24 +253,34 @@ class OpenAIDoor:
         yield chunk({"role": "assistant", "content": ""})
         sent = ""
         answer: Answer | None = None
-        item = first
-        try:
-            while item is not None:
-                if isinstance(item, Answer):
+        batch = [first]
+        while True:
+            text, done = "", False
+            for item in batch:  # what is ready goes out as one chunk: fewer events when the server is busy
+                if isinstance(item, _Failure):  # after the start: say so in the content, and stop
+                    if isinstance(item.exc, AssistantError):
+                        text += f"\n\n⚠️ {item.exc}"
+                    else:
+                        log.error("answering failed", exc_info=item.exc)
+                        text += "\n\n⚠️ Something went wrong while answering; please try again."
+                    yield chunk({"content": text}, "stop")
+                    yield "data: [DONE]\n\n"
+                    return
+                if item is _DONE:
+                    done = True
+                elif isinstance(item, Answer):
                     answer = item
                 elif item and live:
-                    sent += item
-                    yield chunk({"content": item})
-                item = await self.limits.run(next, stream, None)
-        except AssistantError as exc:  # after the start: say so in the content, and stop
-            yield chunk({"content": f"\n\n⚠️ {exc}"}, "stop")
-            yield "data: [DONE]\n\n"
-            return
-        except Exception:
-            log.exception("answering failed")
-            yield chunk({"content": "\n\n⚠️ Something went wrong while answering; please try again."}, "stop")
-            yield "data: [DONE]\n\n"
-            return
+                    text += item
+            if text:
+                sent += text
+                yield chunk({"content": text})
+            if done:
+                break
+            batch = [await items.get()]
+            while not items.empty():
+                batch.append(items.get_nowait())
+        await producer
         if answer is None:
             yield chunk({"content": "\n\n⚠️ No answer came back; please try again."}, "stop")
             yield "data: [DONE]\n\n"
