@@ -13,7 +13,9 @@ after a reload), **Practice library**, **About the sources** and, in workshop mo
 and citations, export of every transcript; only for the facilitator login).
 
 ``/ask`` is a documented API endpoint returning the same Answer JSON as
-``policy-assistant ask --json``.
+``policy-assistant ask --json``. ``serve`` mounts the chat at ``/`` of one ASGI application
+(``ui/server.py``) that also serves the OpenAI-compatible, REST and MCP doors behind the same
+passcode (``assistant/api/access.py``).
 
 Safe by default: 127.0.0.1 unless ``--host`` and a passcode; the user's words are escaped before
 they reach the chat (and Gradio sanitises the chat's Markdown); everything in the HTML panels is
