@@ -185,6 +185,33 @@ def test_openai_models_and_errors(served):
         client.chat.completions.create(**{**ask, "messages": [{"role": "assistant", "content": "hello"}]})
 
 
+def test_openai_door_with_an_llm_backend_that_is_down(assistant, store):
+    """A deployment with an LLM backend: its names are models too, `extractive` still quotes, and
+    when the LLM server is down the extractive answer comes with its notice — in the field and in
+    plain words; a streamed answer (not sent live: the citation check may cut an LLM's draft) is
+    the whole one."""
+    import openai
+
+    from ui.server import BackgroundServer, create_app
+    from ui.server import free_port as closed_port
+
+    llm = assistant.with_backend(None, backend="openai", llm_base_url=f"http://127.0.0.1:{closed_port()}/v1",
+                                 llm_model="some-model", llm_timeout_s=5)
+    with BackgroundServer(create_app(llm, store=store)) as srv:
+        client = openai.OpenAI(base_url=srv.url + "v1", api_key="x", max_retries=0)
+        assert [m.id for m in client.models.list()] == ["policy-assistant", "openai", "some-model", "extractive"]
+        ask = dict(messages=[{"role": "user", "content": "What is town twinning?"}])
+        whole = client.chat.completions.create(model="policy-assistant", **ask).choices[0].message
+        extra = whole.policy_assistant
+        assert extra["notice"] and "did not answer" in extra["notice"] and extra["backend"] == "extractive"
+        assert f"> Note: {extra['notice']}" in whole.content and extra["citations"]
+        streamed = "".join(c.choices[0].delta.content or "" for c in
+                           client.chat.completions.create(model="some-model", stream=True, **ask) if c.choices)
+        assert streamed == whole.content
+        quoted = client.chat.completions.create(model="extractive", **ask).choices[0].message
+        assert quoted.policy_assistant["notice"] is None and quoted.policy_assistant["citations"] == cli_answer("What is town twinning?")["citations"]
+
+
 def test_langchain_chat_openai_shows_usable_citations(served):
     from langchain_openai import ChatOpenAI
 
@@ -333,7 +360,9 @@ def test_openapi_schema_is_valid_and_every_route_answers_as_it_says(served):
     spec = http.get("/openapi.json").json()
     validate(spec)  # a valid OpenAPI 3.1 document
     assert {"Answer", "Citation", "RetrievedPassage", "CatalogueRecord", "ReportMeta", "ChatExtra"} <= set(spec["components"]["schemas"])
-    assert http.get("/docs").status_code == 200
+    docs = http.get("/docs")
+    assert docs.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text, "docs work offline"
+    assert http.get("/docs/static/swagger-ui-bundle.js").status_code == 200
     ref = cli_answer(QUESTION)
     calls = _example_calls(ref)
     operations = {(m, p) for p, item in spec["paths"].items() for m in item if m in ("get", "post", "put", "delete", "patch")}
@@ -398,7 +427,10 @@ def _routes(app) -> list[tuple[str, set[str]]]:
     def walk(routes, prefix: str) -> None:
         for r in routes:
             if isinstance(r, Mount):
-                walk(r.routes, prefix + r.path)
+                if r.routes:
+                    walk(r.routes, prefix + r.path)
+                else:  # an ASGI app of its own (static files): everything under it
+                    out.append((prefix + r.path + "/{path:path}", {"GET"}))
                 continue
             for ctx in iter_route_contexts([r]):
                 if isinstance(ctx.original_route, WebSocketRoute):
@@ -425,7 +457,7 @@ def test_every_route_refuses_a_request_without_the_passcode(locked):
     )
     routes = _routes(app)
     paths = {p for p, _ in routes}
-    assert {"/v1/chat/completions", "/api/v1/ask", "/mcp", "/docs", "/openapi.json", "/gradio_api/queue/join", "/config",
+    assert {"/v1/chat/completions", "/api/v1/ask", "/mcp", "/docs", "/docs/static/{path:path}", "/openapi.json", "/gradio_api/queue/join", "/config",
             "/gradio_api/upload", "/gradio_api/file={path_or_url:path}"} <= paths, "the walk sees every door"
     http = httpx.Client(base_url=url, timeout=30)
     checked, open_ = 0, []

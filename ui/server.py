@@ -67,6 +67,29 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "invalid request — " + "; ".join(parts)
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI with its script and style served from ``/docs/static/`` (the files the
+    fastapi-offline package ships), so the docs work on a machine without internet access."""
+    from pathlib import Path
+
+    import fastapi_offline
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    static = Path(fastapi_offline.__file__).resolve().parent / "static"
+    app.mount("/docs/static", StaticFiles(directory=str(static)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=app.title + " — API docs",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon.png",
+        )
+
+
 def auth_message(workshop) -> str:
     if workshop is not None:
         return (
@@ -127,10 +150,11 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs below: Swagger UI from files on this server (fastapi-offline's), no CDN
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    _offline_docs(app)
     door = OpenAIDoor(ops, limits)
     app.include_router(door.router(), dependencies=docs_security)
     app.include_router(make_router(ops, limits), dependencies=docs_security)
