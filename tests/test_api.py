@@ -385,6 +385,7 @@ def test_rest_answers_are_the_cli_answers(served, store, assistant):
     data = http.post("/api/v1/ask", json={"question": QUESTION}).json()
     assert set(data) == set(ref), "the Answer JSON, field for field"
     assert data["citations"] == ref["citations"] and data["answer"] == ref["answer"] and data["retrieved"] == ref["retrieved"]
+    assert_quotes_in_spans(data["citations"])
     q, history = FOLLOW_UP
     assert http.post("/api/v1/ask", json={"question": q, "history": history}).json()["citations"] == cli_answer(q, tuple(history))["citations"]
     q, report = FILTERED
