@@ -53,7 +53,6 @@ from ui.workshop import (  # noqa: E402
     clean_participant_name,
     is_facilitator_name,
     load_workshop,
-    make_auth,
     new_passcode,
 )
 
