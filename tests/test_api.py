@@ -564,3 +564,13 @@ def test_mcp_command_writes_only_the_protocol_to_stdout(assistant):
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert lines and all(json.loads(line)["jsonrpc"] == "2.0" for line in lines)
     assert json.loads(lines[0])["result"]["serverInfo"]["name"] == "policy-assistant"
+
+
+def test_the_mcp_server_loads_no_web_stack():
+    """`policy-assistant mcp` starts as a desktop client waits: without Gradio, FastAPI or torch."""
+    import subprocess
+
+    probe = ("import sys, assistant.api.mcp_server; "
+             "print([m for m in ('gradio', 'fastapi', 'torch', 'chromadb') if m in sys.modules])")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
