@@ -1,4 +1,4 @@
-"""`policy-assistant`: ask, ingest, index, serve, eval, practices, recommendations."""
+"""`policy-assistant`: ask, ingest, index, serve, mcp, eval, practices, recommendations."""
 
 from __future__ import annotations
 
@@ -114,7 +114,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         passcode=args.passcode,
         workshop=args.workshop,
         facilitator_passcode=args.facilitator_passcode,
+        cors_origins=args.cors_origin,
     )
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """The MCP server on standard input/output (for desktop AI clients)."""
+    from .api.mcp_server import run_stdio
+
+    return run_stdio(_settings(args))
 
 
 def cmd_eval(args: argparse.Namespace, rest: list[str]) -> int:
@@ -211,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--status", action="store_true", help="print the index status as JSON")
     x.set_defaults(func=cmd_index)
 
-    s = sub.add_parser("serve", help="start the web chat")
+    s = sub.add_parser("serve", help="start the web chat and the APIs (OpenAI-compatible /v1, REST /api/v1, MCP /mcp) on one port")
     s.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=None)
     s.add_argument("--passcode", default=os.environ.get("POLICY_ASSISTANT_PASSCODE"), help="required with a public --host; in a workshop, the participants' passcode")
@@ -221,7 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("POLICY_ASSISTANT_FACILITATOR_PASSCODE"),
         help="the facilitator's passcode (user name 'facilitator'); generated and printed if omitted",
     )
+    s.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                   help="a web origin whose pages may call the APIs (repeatable; default none: CORS off; or POLICY_ASSISTANT_CORS_ORIGINS)")
     s.set_defaults(func=cmd_serve)
+
+    m = sub.add_parser("mcp", help="the MCP server on standard input/output (for desktop AI clients; `serve` has it at /mcp)")
+    m.set_defaults(func=cmd_mcp)
 
     for name, kind, what in (("practices", "practice", "what actors did, where"),
                              ("recommendations", "recommendation", "what the reports say someone should do")):

@@ -287,6 +287,13 @@ class Settings(BaseSettings):
             "that cannot take that many requests at once."
         ),
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Web origins (https://portal.example.org) whose pages may call the APIs from a browser (CORS). Empty (the "
+            "default): none, CORS is off; the passcode still applies. JSON list in POLICY_ASSISTANT_CORS_ORIGINS."
+        ),
+    )
     feedback_db: Path | None = Field(
         None,
         description="SQLite file for 👍/👎 feedback and workshop transcripts. Unset: data_dir/feedback.sqlite3.",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from test_web import launch
+from test_web import launch, stop
 
 CHROMIUM = os.environ.get("POLICY_ASSISTANT_CHROMIUM", "/usr/bin/chromium")
 SHOTS = REPO / "test-artifacts" / "screenshots"
@@ -60,21 +60,21 @@ def web(assistant, tmp_path_factory):
     app = build_app(assistant, store=store)
     url = launch(app)
     yield url, store
-    app.close()
+    stop(app)
 
 
 @pytest.fixture(scope="module")
 def workshop_web(assistant, tmp_path_factory):
     from ui.app import build_app
     from ui.feedback import FeedbackStore
-    from ui.workshop import load_workshop, make_auth
+    from ui.workshop import load_workshop
 
     store = FeedbackStore(tmp_path_factory.mktemp("workshop") / "feedback.sqlite3")
     ws = load_workshop("funding-across-levels", REPO / "knowledge_base" / "workshops")
     app = build_app(assistant, workshop=ws, store=store)
-    url = launch(app, auth=make_auth("join-me", "fac-only"))
+    url = launch(app, passcode="join-me", facilitator_passcode="fac-only")
     yield url, store, ws
-    app.close()
+    stop(app)
 
 
 def new_page(browser, viewport=None, **kw):

@@ -19,12 +19,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(app, auth=None, concurrency: int = 8) -> str:
-    port = free_port()
-    app.queue(default_concurrency_limit=concurrency).launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, auth=auth
-    )
-    return f"http://127.0.0.1:{port}/"
+def launch(app, passcode: str | None = None, facilitator_passcode: str | None = None, concurrency: int = 8) -> str:
+    """Serve the web chat as `serve` does: mounted in the one ASGI application (FastAPI, the APIs,
+    the Guard), by uvicorn in a thread on 127.0.0.1. ``stop(app)`` ends it."""
+    from ui.server import BackgroundServer, create_app
+
+    asgi = create_app(app.pa_web.assistant, web=app, passcode=passcode, facilitator_passcode=facilitator_passcode,
+                      concurrency=concurrency)
+    app.pa_server = BackgroundServer(asgi).start()
+    return app.pa_server.url
+
+
+def stop(app) -> None:
+    server = getattr(app, "pa_server", None)
+    if server is not None:
+        server.stop()
 
 
 def handler(app, name: str):
@@ -56,7 +65,7 @@ def server(assistant, tmp_path_factory):
     app = build_app(assistant, store=FeedbackStore(tmp_path_factory.mktemp("web") / "feedback.sqlite3"))
     url = launch(app)
     yield app, url
-    app.close()
+    stop(app)
 
 
 @pytest.fixture(scope="module")

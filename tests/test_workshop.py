@@ -7,7 +7,7 @@ import types
 
 import pytest
 from conftest import REPO, run_cli
-from test_web import handler, last, launch
+from test_web import handler, last, launch, stop
 
 WORKSHOPS = REPO / "knowledge_base" / "workshops"
 
@@ -120,17 +120,22 @@ def test_workshop_api_needs_a_login(assistant, store):
     from gradio_client import Client
 
     from ui.app import build_app
-    from ui.workshop import load_workshop, make_auth
+    from ui.workshop import load_workshop
 
     app = build_app(assistant, workshop=load_workshop("funding-across-levels", WORKSHOPS), store=store)
-    url = launch(app, auth=make_auth("join-me", "fac-only"))
+    url = launch(app, passcode="join-me", facilitator_passcode="fac-only")
     try:
         with pytest.raises(Exception):
             Client(url, verbose=False).predict("What is town twinning?", [], api_name="/ask")
+        with pytest.raises(Exception):
+            Client(url, auth=("Amina", "wrong"), verbose=False).predict("What is town twinning?", [], api_name="/ask")
         data = Client(url, auth=("Amina", "join-me"), verbose=False).predict("What is town twinning?", [], api_name="/ask")
         assert "answer" in data
+        # mounted in the one app, the passcode also works as a Bearer token (as for the other doors)
+        bearer = Client(url, headers={"Authorization": "Bearer join-me"}, verbose=False)
+        assert bearer.predict("What is town twinning?", [], api_name="/ask")["citations"] == data["citations"]
     finally:
-        app.close()
+        stop(app)
 
 
 def test_serve_refuses_unknown_workshops_and_public_hosts_without_passcode(settings, capsys):

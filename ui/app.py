@@ -13,7 +13,9 @@ after a reload), **Practice library**, **About the sources** and, in workshop mo
 and citations, export of every transcript; only for the facilitator login).
 
 ``/ask`` is a documented API endpoint returning the same Answer JSON as
-``policy-assistant ask --json``.
+``policy-assistant ask --json``. ``serve`` mounts the chat at ``/`` of one ASGI application
+(``ui/server.py``) that also serves the OpenAI-compatible, REST and MCP doors behind the same
+passcode (``assistant/api/access.py``).
 
 Safe by default: 127.0.0.1 unless ``--host`` and a passcode; the user's words are escaped before
 they reach the chat (and Gradio sanitises the chat's Markdown); everything in the HTML panels is
@@ -46,13 +48,12 @@ from assistant.settings import Settings  # noqa: E402
 from assistant.domain import get_domain  # noqa: E402
 from assistant.taxonomy import LEVELS, THEMES  # noqa: E402
 from ui import library, render  # noqa: E402
-from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore  # noqa: E402
+from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore, feedback_path  # noqa: E402, F401 - feedback_path re-exported
 from ui.workshop import (  # noqa: E402
     Workshop,
     clean_participant_name,
     is_facilitator_name,
     load_workshop,
-    make_auth,
     new_passcode,
 )
 
@@ -72,10 +73,6 @@ def page_js(prefix: str, label: str) -> str:
         .replace("__LABEL__", json.dumps(label))
         .replace("__CSS__", json.dumps(render.CSS))
     )
-
-
-def feedback_path(settings: Settings) -> Path:
-    return settings.feedback_db or settings.data_dir / "feedback.sqlite3"
 
 
 def _new_session(session: dict | None = None) -> dict:
@@ -694,14 +691,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def launch_kwargs(host: str, port: int, auth=None, auth_message: str | None = None) -> dict:
+def mount_kwargs(host: str, port: int, auth=None, auth_message: str | None = None) -> dict:
+    """``gr.mount_gradio_app`` arguments of the web chat (``ui/server.py`` mounts it at /)."""
     return dict(
         server_name=host,
         server_port=port,
         auth=auth,
         auth_message=auth_message,
         show_error=True,
-        quiet=True,
         footer_links=["api"],
     )
 
@@ -713,6 +710,7 @@ def serve(
     passcode: str | None = None,
     workshop: str | None = None,
     facilitator_passcode: str | None = None,
+    cors_origins: list[str] | None = None,
 ) -> int:
     host = host or settings.host
     port = port or settings.port
@@ -744,27 +742,21 @@ def serve(
 
     if settings.embedding_threads is None:  # concurrent questions, one core each: no spin-waiting thread pools
         settings = settings.model_copy(update={"embedding_threads": 1})
+    from ui.server import create_app, run
+
     assistant = Assistant(settings, progress=True)
     store = FeedbackStore(feedback_path(settings))
     app = build_app(assistant, workshop=ws, store=store)
-    auth, message = None, None
-    if ws is not None:
-        auth = make_auth(passcode, facilitator_passcode)
-        message = (
-            f"Workshop: {ws.title}. Participants: type your name as the user name and the workshop passcode as the "
-            "password. Facilitator: user name 'facilitator' and the facilitator passcode."
-        )
-    elif passcode:
-        auth = make_auth(passcode, None)
-        message = "Type any user name and the passcode."
+    # one ASGI application: the web chat at /, the OpenAI-compatible API at /v1, REST at /api/v1, MCP at /mcp;
+    # the same passcode for every door (queue positions are sent once a second, see create_app)
+    asgi = create_app(assistant, web=app, passcode=passcode, facilitator_passcode=facilitator_passcode if ws else None,
+                      cors_origins=list(cors_origins or settings.cors_origins), host=host, port=port)
     print(f"Integration Policy Assistant: http://{host}:{port}  (Ctrl+C to stop)")
+    print(f"  OpenAI-compatible: http://{host}:{port}/v1   REST: http://{host}:{port}/api/v1 (docs: /docs)   MCP: http://{host}:{port}/mcp")
     if ws is not None:
         print(f"Workshop '{ws.name}': {ws.title} — {len(ws.scenarios)} scenario(s), {len(ws.questions)} questions")
     for line in generated:
         print(f"  generated {line}")
     sys.stdout.flush()
-    # queue positions are sent once a second, not to every waiting request whenever a job starts
-    app.queue(default_concurrency_limit=max(1, settings.web_concurrency), status_update_rate=1.0).launch(
-        **launch_kwargs(host, port, auth, message)
-    )
+    run(asgi, host, port)
     return 0

@@ -77,6 +77,11 @@ class Feedback:
     comment: str | None
 
 
+def feedback_path(settings) -> Path:
+    """The SQLite file of a data folder's feedback (``settings.feedback_db`` or data_dir/feedback.sqlite3)."""
+    return Path(settings.feedback_db) if settings.feedback_db else Path(settings.data_dir) / "feedback.sqlite3"
+
+
 class FeedbackStore:
     def __init__(self, path: Path):
         self.path = Path(path)

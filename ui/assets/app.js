@@ -35,13 +35,21 @@ const settle = () => {
   pa.pending[prefix] = null;
   const drawer = element.closest('.pa-drawer');
   if (drawer && narrow()) drawer.classList.add('pa-open');
-  setTimeout(() => {
+  // focus() does nothing while the panel is still being laid out (Gradio's loading state of the
+  // event's other outputs): try again until the focus is in the panel, for up to a second
+  let attempts = 0;
+  const focusPanel = () => {
     const target = element.querySelector('.pa-focus') || element;
     if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
     target.focus({ preventScroll: narrow() });
+    if (!element.contains(document.activeElement) && ++attempts < 20) {
+      setTimeout(focusPanel, 50);
+      return;
+    }
     const card = element.querySelector('.pa-card.pa-selected');
     if (card && !narrow()) card.scrollIntoView({ block: 'nearest' });
-  }, 30);
+  };
+  setTimeout(focusPanel, 30);
   return true;
 };
 watch('value', settle);
