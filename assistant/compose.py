@@ -32,7 +32,7 @@ from .counted import counted_noun, gives_count
 from .extraction import RELATED_LEVELS, country_of_place, place_names
 from .guard import is_instruction_like
 from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence, Statement
-from .scoring import CONNECTIVE, FEATURES, UNQUOTABLE, sentence_flags
+from .scoring import CONNECTIVE, FEATURES, INNER_CONNECTIVE, UNQUOTABLE, sentence_flags
 from .settings import ComposeSettings
 from .taxonomy import level_label
 
@@ -301,6 +301,7 @@ class ExtractiveComposer:
         out = [x for x in out if not (_needs_antecedent(x) and (x.hit_rank, x.pos - 1) not in have) or len(out) == 1]
         return out
 
+
     @staticmethod
     def _quotes(chosen: list[ScoredSentence], starts: set = frozenset()) -> list[Quote]:
         """Contiguous chosen sentences of a passage become one quote (a sentence in ``starts``
@@ -414,9 +415,11 @@ _LEADING_ADVERBS = frozenset({"then", "now", "later", "today", "here", "also"})
 
 
 def _needs_antecedent(x: ScoredSentence) -> bool:
-    """A sentence that opens with a bare pronoun ("It", "They", "This") cannot stand alone."""
+    """A sentence that opens with a bare pronoun ("It", "They", "This") or carries a connective in
+    its first words ("There are risks, however, …": it cannot be trimmed) cannot stand alone."""
+    if INNER_CONNECTIVE.match(x.text) and not CONNECTIVE.match(x.text):
+        return True
     words = [w.lower().strip(",") for w in x.text.split()[:3]]
     if words and words[0] in _LEADING_ADVERBS:
         words = words[1:]
     return "anaphor" in x.flags and bool(words) and words[0] in {"it", "they", "this", "these", "those", "he", "she", "its", "their", "such"}
-

@@ -198,3 +198,15 @@ def test_a_how_many_question_leads_with_the_count_of_what_it_asks_about():
     draft = compose(World([p]), {(0, 0): 0.9, (0, 1): 0.8, (0, 2): 0.5}, question="How many municipalities belong to the coalition?",
                     facts=facts, asks=frozenset({"number"}))
     assert quotes(draft)[0].startswith("As of 2017, 134 municipalities")
+
+
+def test_a_sentence_with_a_connective_it_cannot_shed_needs_the_one_before():
+    p = passage("p1", ["Cities merged their integration offices into general services.",
+                       "There are risks, however, that such approaches mask continuing disadvantages."])
+    q = passage("q1", ["The city of Utopia monitors access to services by origin every year."], source="r2.txt")
+    # it comes with the sentence before (which takes the place of a loose quote) ...
+    draft = compose(World([p, q]), {(0, 1): 0.9, (1, 0): 0.8}, max_words=25, context_words=0)
+    assert quotes(draft) == [p.text]
+    # ... or, when that cannot fit, it is not quoted at all
+    draft = compose(World([p, q]), {(0, 1): 0.9, (1, 0): 0.8}, max_words=15, context_words=0)
+    assert all("however" not in x for x in quotes(draft))
