@@ -112,12 +112,26 @@ def question_parts(question: str) -> tuple[str, ...]:
     return tuple(parts) if len(parts) > 1 else (question,)
 
 
+_SELF = re.compile(r"\b(?:we|i)\s+(?:are|am|work (?:for|in|at))\s+((?:a|an|the)\s+)?([^.?!;]{3,120})", re.I)
+_FIRST_PERSON = re.compile(r"\b(?:we|our|us|i|my)\b", re.I)
+
+
 def levels_asked(question: str) -> tuple[str, ...]:
-    """The level of government a question asks for ("How can an origin-country municipality ...")."""
+    """The level of government a question asks for: "How can an origin-country municipality …";
+    "We are a small municipality in northern Morocco … What could our town hall do …" (the asker's
+    own description says which side "our town hall" is on)."""
     from .extraction import levels_named
 
     m = _ACTOR_QUESTION.search(question)
-    return tuple(levels_named(m.group(1))[:1]) if m else ()
+    if not m:
+        return ()
+    actor = m.group(1)
+    own = _SELF.search(question)
+    if own and _FIRST_PERSON.search(actor):
+        described = levels_named(own.group(2))
+        if described:
+            return tuple(described[:1])
+    return tuple(levels_named(actor)[:1])
 
 
 def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:

@@ -39,6 +39,7 @@ from .taxonomy import level_label
 _PLACE_WORD = re.compile(r"\b(cit(?:y|ies)|towns?|countr(?:y|ies)|regions?|municipalit(?:y|ies)|where)\b", re.I)
 _MODAL = re.compile(r"\b(should|must|ought to|need(?:s)? to|would do well|could|is (?:key|essential|crucial|important))\b", re.I)
 _QUESTION_NAMES = FEATURES.index("question_names")
+_CAPITALISED = re.compile(r"\b[A-ZÀ-Ý][\w’'-]+")
 
 
 def _names_asked(x: ScoredSentence) -> bool:
@@ -229,13 +230,13 @@ class ExtractiveComposer:
             best = next(x for x in ranked if x.key in for_level)
             if value[best.key] >= floor:
                 return best
-        named = [x for x in ranked if _names_asked(x)]
-        if named and not _names_asked(ranked[0]):
-            best_named = named[0]
-            if value[best_named.key] >= floor:
+        # the sentence naming most of the places, programmes and bodies the question names
+        asked = {m.group(0).lower() for m in _CAPITALISED.finditer(analysis.text) if m.start() > 0}
+        named = [x for x in ranked if _names_asked(x) and value[x.key] >= floor]
+        if named:
+            best_named = max(named, key=lambda x: (sum(n in x.text.lower() for n in asked), value[x.key]))
+            if best_named is not ranked[0]:
                 ranked = [best_named] + [x for x in ranked if x is not best_named]
-            else:
-                named = []
         question = analysis.text.lower()
         wants_place = bool(_PLACE_WORD.search(question))
         counted = counted_noun(analysis.text)
@@ -250,7 +251,11 @@ class ExtractiveComposer:
                     if gives_count(x.text, counted) and any(v == "number" and k not in question for k, v in x.facts.items()):
                         return x
                 elif kind == "name" and wants_place:
-                    if any(p.lower() not in question for p in place_names(x.text)):
+                    # a place is a weaker sign than a figure ("Where do states and cities clash?" asks
+                    # no place): it leads only when nearly as close to the question as the best
+                    if value[x.key] >= self.settings.place_lead_ratio * top and any(
+                        p.lower() not in question for p in place_names(x.text)
+                    ):
                         return x
                 elif any(v == kind and k not in question for k, v in x.facts.items()):
                     return x

@@ -122,6 +122,9 @@ class ComposeSettings(BaseModel):
         0.25,
         description="For 'how many' / 'when' / 'which city' questions, the best sentence giving a number / year / name leads if it reaches this share of the best rank.",
     )
+    place_lead_ratio: float = Field(
+        0.8, description="For 'which city / where' questions, a sentence naming a place leads if it reaches this share of the best rank."
+    )
     part_cover_ratio: float = Field(
         0.85,
         description="Each part of a compound question counts as answered when a chosen sentence is this close to it, relative to the closest candidate.",

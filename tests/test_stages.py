@@ -151,3 +151,12 @@ def test_a_compound_question_falls_into_its_parts():
         "How many cities signed the charter", "who launched it?")
     assert question_parts("What is the fund? When was it set up?") == ("What is the fund?", "When was it set up?")
     assert question_parts("How do cities and states coordinate integration?") == ("How do cities and states coordinate integration?",)
+
+
+def test_the_level_asked_for_follows_the_askers_own_description():
+    from assistant.analysis import levels_asked
+
+    assert levels_asked("How can an origin-country municipality support integration abroad?") == ("origin_municipality",)
+    assert levels_asked("We are a small municipality in northern Morocco with emigrants abroad. What could our town hall do?") == (
+        "origin_municipality",)
+    assert levels_asked("What should national governments do about funding?") == ("destination_national",)
