@@ -85,8 +85,9 @@ def _questions() -> list[dict]:
 
 def prepare(fmt: str, data_dir: Path, work: Path) -> dict:
     """Copy the data folder, ingest the fixtures of one format; ingestion figures."""
+    from assistant.changes import ReportChanges
     from assistant.index import IndexManager
-    from assistant.ingest import add_user_report
+    from assistant.ingest import convert
     from assistant.settings import Settings
 
     dst = work / f"data_{fmt}"
@@ -95,9 +96,10 @@ def prepare(fmt: str, data_dir: Path, work: Path) -> dict:
     shutil.copytree(data_dir, dst, ignore=shutil.ignore_patterns("baseline_chroma", "feedback.sqlite3*"))
     settings = Settings(data_dir=dst)
     t0 = time.perf_counter()
-    metas = [add_user_report(f, settings)[0] for f in sorted(FIXTURES.glob(f"*.{fmt}"))]
+    with ReportChanges(settings, command="evals.user_reports") as tx:  # as `policy-assistant ingest` does
+        metas = [tx.add(f, convert(f, settings))[0] for f in sorted(FIXTURES.glob(f"*.{fmt}"))]
+        tx.apply(progress=False)
     manager = IndexManager(settings)
-    manager.build(progress=False)
     ingest_s = time.perf_counter() - t0
     index = manager.ensure(progress=False)
     sources = {m.source for m in metas}
