@@ -1,4 +1,4 @@
-"""`policy-assistant`: ask, ingest, index, serve, mcp, eval, practices, recommendations."""
+"""`policy-assistant`: ask, ingest, remove, reports, index, serve, mcp, eval, practices, recommendations."""
 
 from __future__ import annotations
 
@@ -34,7 +34,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     question = args.question if args.question != "-" else sys.stdin.read()
     clean_question(question, settings.max_question_chars)  # fail fast, before loading the index
+    for earlier in args.history or []:
+        if earlier and earlier.strip():  # empty ones are skipped, as the answer path does
+            clean_question(earlier, settings.max_question_chars, what="an earlier question in the history (--history)")
     assistant = Assistant(settings, progress=not args.json)
+    if args.json and assistant.notice:  # without --json the assistant printed it while loading
+        print(f"note: {assistant.notice}", file=sys.stderr)
     filters = None
     if args.report or args.section_kind:
         filters = RetrievalFilters(sources=args.report or None, section_kinds=args.section_kind or None)
@@ -58,40 +63,133 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .index import IndexManager
-    from .ingest import add_user_report
+    """Convert every file first (a refused one is reported and skipped), then add them all to the
+    index as one change under the data folder's lock (see assistant/changes.py)."""
+    from .changes import DISCARD, RESUME, ReportChanges
+    from .ingest import convert
 
     settings = _settings(args)
-    failures, changed = 0, 0
+    failures = 0
+    converted = []
     for raw in args.paths:
         path = Path(raw)
         try:
-            meta, was_changed = add_user_report(path, settings, title=args.title if len(args.paths) == 1 else None, year=args.year)
+            converted.append((path, convert(path, settings, follow_symlinks=args.follow_symlinks)))
         except AssistantError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
-            continue
-        changed += was_changed
-        print(f"{'added' if was_changed else 'unchanged'}: {path} -> {meta.source} ({meta.title})")
-    if changed:
-        state = IndexManager(settings).build(progress=True)
+    if not converted:
+        return 3
+    names = " ".join(p.name for p, _ in converted)
+    try:
+        with ReportChanges(settings, command=f"ingest {names}"[:200]) as tx:
+            for path, conv in converted:
+                meta, status = tx.add(path, conv, title=args.title if len(args.paths) == 1 else None, year=args.year)
+                print(f"{status}: {path} -> {meta.source} ({meta.title})")
+            state = tx.apply(progress=True)
+    except KeyboardInterrupt:
+        print(f"interrupted: the previous index keeps serving. `{RESUME}` finishes this ingest, `{DISCARD}` drops it",
+              file=sys.stderr)
+        return 130
+    if state:
         print(f"index updated: {state['passages']} passages ({state['embedded_passages']} newly embedded)")
     elif not failures:
         print("nothing to do: every file was ingested before with the same content")
     return 3 if failures else 0
 
 
+def cmd_remove(args: argparse.Namespace) -> int:
+    """Remove added reports (by file name, title or alias) from the index, as one change."""
+    from .changes import ReportChanges
+
+    settings = _settings(args)
+    with ReportChanges(settings, command="remove " + " ".join(args.names)) as tx:
+        removed = [tx.remove(name) for name in args.names]
+        state = tx.apply(progress=True)
+    for meta in removed:
+        print(f"removed: {meta.source} ({meta.title})")
+    if state:
+        print(f"index updated: {state['passages']} passages")
+    return 0
+
+
+def cmd_reports(args: argparse.Namespace) -> int:
+    """The reports: shipped and added, with title, citation, passages in the index and pages."""
+    from .changes import pending_notice
+    from .index import IndexManager, _read_passages
+    from .ingest import load_manifest, load_pages, load_registry
+
+    settings = _settings(args)
+    manager = IndexManager(settings)
+    counts: dict[str, int] | None = None
+    try:
+        state = manager.read_state()
+        if state:
+            counts = {}
+            for p in _read_passages(manager.root / state["generation"]):
+                counts[p.source] = counts.get(p.source, 0) + 1
+    except Exception:  # noqa: BLE001 - a damaged index: the list still shows the reports
+        counts = None
+    rows = []
+    for kind, folder, entries in (("shipped", settings.knowledge_base_dir / "sources",
+                                   [m.model_dump() for m in load_manifest(settings.knowledge_base_dir)]),
+                                  ("added", settings.data_dir / "sources", load_registry(settings))):
+        for e in entries:
+            pages = load_pages(folder / e["source"])
+            rows.append({
+                "source": e["source"], "kind": kind, "title": e["title"], "short_citation": e["short_citation"],
+                "year": e.get("year"), "passages": None if counts is None else counts.get(e["source"], 0),
+                "pages": len(pages[0]) if pages else None, "aliases": e.get("aliases", []),
+                **({"file": e.get("file"), "origin": e.get("origin"), "added": e.get("added")} if kind == "added" else {}),
+            })
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for r in rows:
+            extra = f", {r['pages']} pages" if r["pages"] else ""
+            count = "not indexed" if r["passages"] is None else f"{r['passages']} passage{'s' * (r['passages'] != 1)}"
+            print(f"{r['source']}  [{r['kind']}]  {r['short_citation']} — {r['title']}  ({count}{extra})")
+        print(f"{len(rows)} reports ({sum(r['kind'] == 'added' for r in rows)} added); "
+              "`policy-assistant remove NAME` removes an added one")
+    notice = pending_notice(settings)
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
+    return 0
+
+
 def cmd_index(args: argparse.Namespace) -> int:
+    from .changes import discard, pending_notice, resume
     from .embeddings import prepare_encoder
     from .index import IndexManager
 
     settings = _settings(args)
     manager = IndexManager(settings)
     if args.status:
-        print(json.dumps(manager.status(), indent=2))
+        status = manager.status()
+        print(json.dumps(status, indent=2))
+        return 0 if status["ok"] else IndexError_.exit_code
+    if args.discard:
+        data = discard(settings)
+        if data is None:
+            print("nothing to discard: no ingest is pending")
+        elif data.get("finished"):
+            print(f"nothing to discard: the pending change had already reached the index and was finished "
+                  f"({'; '.join(data.get('changes') or [])})")
+        else:
+            print(f"discarded: {'; '.join(data.get('changes') or []) or 'the pending ingest'}; the index is as it was before it")
         return 0
     encoder = prepare_encoder(settings)  # hashes the ONNX encoder's files, exports it again if needed
-    state = manager.build(progress=True, force=args.rebuild)
+    if args.resume:
+        state = resume(settings, progress=True)
+        if state is None:
+            print("nothing to resume: no ingest is pending")
+            return 0
+        print(f"resumed and finished: {'; '.join(state.get('changes') or [])}")
+    else:
+        notice = pending_notice(settings)
+        if notice:
+            print(f"note: {notice}", file=sys.stderr)
+        state = manager.build(progress=True, force=args.rebuild, reembed=args.re_embed)
     manager.load()
     store = manager.check_store(state)
     if not store["ok"]:
@@ -99,8 +197,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             f"Chroma does not hold this index ({store.get('problem') or str(store.get('count')) + ' passages of ' + str(store['expected'])}). "
             "Run `policy-assistant index --rebuild`."
         )
-    print(f"index ready: generation {state['generation']}, {state['passages']} passages, built in {state.get('build_seconds', 0)} s; "
-          f"encoder: {encoder['backend']} ({encoder['model']})")
+    print(f"index ready: generation {state['generation']}, {state['passages']} passages, built in {state.get('build_seconds', 0)} s "
+          f"({state.get('embedded_passages', 0)} passages embedded); encoder: {encoder['backend']} ({encoder['model']})")
     return 0
 
 
@@ -212,11 +310,27 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("paths", nargs="+")
     i.add_argument("--title", help="title for a single report (default: the file's metadata or its first page)")
     i.add_argument("--year", type=int)
+    i.add_argument("--follow-symlinks", action="store_true",
+                   help="ingest the file a symbolic link points to (refused by default)")
     i.set_defaults(func=cmd_ingest)
 
+    r = sub.add_parser("remove", help="remove added reports from the index (by file name, title or alias)")
+    r.add_argument("names", nargs="+", metavar="NAME")
+    r.set_defaults(func=cmd_remove)
+
+    lr = sub.add_parser("reports", help="list the reports: shipped and added, with title, citation, passages, pages")
+    lr.add_argument("--json", action="store_true")
+    lr.set_defaults(func=cmd_reports)
+
     x = sub.add_parser("index", help="build the index (only what changed), or show its status")
-    x.add_argument("--rebuild", action="store_true", help="re-embed everything")
-    x.add_argument("--status", action="store_true", help="print the index status as JSON")
+    what = x.add_mutually_exclusive_group()
+    what.add_argument("--rebuild", action="store_true",
+                      help="build a new generation and Chroma collection from the reports (a damaged Chroma store is set "
+                           "aside); stored vectors that check out are reused")
+    what.add_argument("--status", action="store_true", help="verify the index and print its status as JSON (exit 4 if damaged)")
+    what.add_argument("--resume", action="store_true", help="finish an interrupted ingest")
+    what.add_argument("--discard", action="store_true", help="drop an interrupted ingest (the index stays as it was)")
+    x.add_argument("--re-embed", action="store_true", help="with --rebuild: embed every passage again")
     x.set_defaults(func=cmd_index)
 
     s = sub.add_parser("serve", help="start the web chat and the APIs (OpenAI-compatible /v1, REST /api/v1, MCP /mcp) on one port")

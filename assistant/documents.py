@@ -101,12 +101,32 @@ def _mask(text: str) -> str:
     return re.sub(r"\d+", "#", " ".join(text.lower().split()))
 
 
-def pdf_convert(path: Path) -> Converted:
+class TextLimitExceeded(Exception):
+    """Extraction stopped: the text passed the limit (``chars`` so far, at ``page``)."""
+
+    def __init__(self, chars: int, page: int):
+        super().__init__(f"more than {chars:,} characters of text by page {page}")
+        self.chars, self.page = chars, page
+
+
+def pdf_convert(path: Path, data: bytes | None = None, max_text_chars: int | None = None) -> Converted:
+    """``data``: the file's bytes (read once by the caller), else ``path`` is opened.
+    ``max_text_chars``: stop at the page where the text passes it (TextLimitExceeded)."""
+    import io
+
     import pdfplumber
 
-    with pdfplumber.open(str(path)) as pdf:
+    pages = []
+    chars = 0
+    with pdfplumber.open(io.BytesIO(data) if data is not None else str(path)) as pdf:
         meta = dict(pdf.metadata or {})
-        pages = [(float(p.height), _pdf_lines(p)) for p in pdf.pages]
+        for number, p in enumerate(pdf.pages, 1):
+            lines = _pdf_lines(p)
+            pages.append((float(p.height), lines))
+            chars += sum(len(ln.text) + 1 for ln in lines)
+            if max_text_chars is not None and chars > max_text_chars:
+                raise TextLimitExceeded(chars, number)
+            p.close()  # frees the page's parsed objects (a long PDF otherwise keeps them all)
     n = len(pages)
     # running headers and footers: the same text (digits masked) near the top or bottom of many pages
     all_sizes: Counter = Counter(ln.size for _, lines in pages for ln in lines for _ in ln.text)
@@ -235,12 +255,15 @@ def _year_of(first_page: str, fallback: str = "") -> int | None:
 # --------------------------------------------------------------------------- DOCX
 
 
-def docx_convert(path: Path) -> Converted:
+def docx_convert(path: Path, data: bytes | None = None) -> Converted:
+    """``data``: the file's bytes (read and checked once by the caller), else ``path`` is opened."""
+    import io
+
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    document = docx.Document(str(path))
+    document = docx.Document(io.BytesIO(data) if data is not None else str(path))
     lines: list[str] = []
     title = ""
 

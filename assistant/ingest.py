@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .chunking import make_passages
-from .documents import Converted, docx_convert, html_convert, markdown_title, page_of_line, pdf_convert
+from .documents import (Converted, TextLimitExceeded, docx_convert, html_convert, markdown_title, page_of_line,
+                        pdf_convert)
 from .errors import IngestError
+from .filecheck import ENV, MB, check_zip, decode_text, language_problem, read_file
 from .models import Passage, ReportMeta
 from .settings import Settings
 from .structure import parse_document
@@ -44,23 +46,41 @@ def user_registry_path(settings: Settings) -> Path:
     return settings.data_dir / "user_reports.json"
 
 
-def load_user_reports(settings: Settings) -> list[ReportMeta]:
+def load_registry(settings: Settings) -> list[dict]:
+    """The entries of ``user_reports.json`` as stored: a report's metadata (ReportMeta's fields)
+    plus where it came from (``origin``, the path it was ingested from; ``file``; ``sha256`` of its
+    text; ``added``)."""
     path = user_registry_path(settings)
     if not path.exists():
         return []
     try:
-        return [ReportMeta(**r) for r in json.loads(path.read_text(encoding="utf-8"))]
-    except (OSError, ValueError) as exc:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(entries, list):
+            raise ValueError("not a list")
+        for e in entries:
+            ReportMeta(**e)
+        return entries
+    except (OSError, ValueError, TypeError) as exc:
         raise IngestError(f"the list of added reports {path} is unreadable ({exc}); fix or delete it") from exc
 
 
-def all_sources(settings: Settings) -> list[SourceFile]:
-    """The shipped reports followed by the user-added ones, each with its content hash."""
+def load_user_reports(settings: Settings) -> list[ReportMeta]:
+    return [ReportMeta(**e) for e in load_registry(settings)]
+
+
+def all_sources(settings: Settings, entries: list[dict] | None = None, staged_dir: Path | None = None) -> list[SourceFile]:
+    """The shipped reports followed by the user-added ones, each with its content hash.
+    ``entries``: the added reports (default: ``user_reports.json``); ``staged_dir``: a folder
+    whose texts take the place of ``data/sources``' (an ingest not committed yet)."""
     out: list[SourceFile] = []
     for meta in load_manifest(settings.knowledge_base_dir):
         out.append(_source(settings.knowledge_base_dir / "sources" / meta.source, meta))
-    for meta in load_user_reports(settings):
-        out.append(_source(settings.data_dir / "sources" / meta.source, meta))
+    for entry in load_registry(settings) if entries is None else entries:
+        meta = ReportMeta(**entry)
+        path = settings.data_dir / "sources" / meta.source
+        if staged_dir is not None and (staged_dir / meta.source).exists():
+            path = staged_dir / meta.source
+        out.append(_source(path, meta))
     return out
 
 
@@ -123,38 +143,59 @@ def to_text(path: Path) -> str:
     return convert(path).text
 
 
-def convert(path: Path) -> Converted:
-    """The text of a supported file, with its pages (PDF) and the metadata found in it."""
+def convert(path: Path, settings: Settings | None = None, follow_symlinks: bool = False) -> Converted:
+    """The text of a supported file, with its pages (PDF) and the metadata found in it, within
+    the limits of ``settings.ingest`` (see ``filecheck``): refused with an IngestError (exit 3)
+    when the file is a symbolic link (unless ``follow_symlinks``), too large, a zip bomb,
+    unreadable, or does not hold text in a human language."""
+    from .settings import get_settings
+
+    limits = (settings or get_settings()).ingest
+    path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise IngestError(f"{path.name}: unsupported file type '{suffix}' (supported: {', '.join(sorted(SUPPORTED))})")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise IngestError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    data = read_file(path, int(limits.max_file_mb * MB), follow_symlinks=follow_symlinks)
     if not data.strip():
         raise IngestError(f"{path.name}: the file is empty")
+    max_text = int(limits.max_text_mb * MB)
+    text_limit = f"{limits.max_text_mb:g} MB of text ({ENV}MAX_TEXT_MB)"
     try:
         if suffix == ".pdf":
-            conv = pdf_convert(path)
+            conv = pdf_convert(path, data, max_text_chars=max_text)
         elif suffix == ".docx":
-            conv = docx_convert(path)
+            check_zip(data, path.name, int(limits.max_unpacked_mb * MB), limits.max_compression_ratio)
+            conv = docx_convert(path, data)
         elif suffix in (".html", ".htm"):
+            if len(data) > 25 * max_text:  # markup is never 25 times the text: refused before parsing
+                raise IngestError(f"{path.name}: {len(data) / MB:,.1f} MB of HTML, more than 25 times the limit of {text_limit}")
             conv = html_convert(data)
         else:
-            if b"\x00" in data[:4096]:
+            if len(data) > 4 * max_text:  # 4 bytes a character at most: over the limit whatever it decodes to
+                raise IngestError(f"{path.name}: {len(data) / MB:,.1f} MB of text, more than the limit of {text_limit}; "
+                                  "split the report or raise the limit")
+            if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
                 raise IngestError(f"{path.name}: looks like a binary file, not {suffix} text")
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                text = data.decode("latin-1")
+            text, _ = decode_text(data)
             conv = Converted(text, title=markdown_title(text) if suffix in (".md", ".markdown") else "")
     except IngestError:
         raise
+    except TextLimitExceeded as exc:
+        raise IngestError(f"{path.name}: more than the limit of {text_limit} by page {exc.page}; extraction stopped. "
+                          "Split the report or raise the limit") from exc
+    except MemoryError as exc:
+        raise IngestError(f"{path.name}: too large to convert in memory") from exc
     except Exception as exc:  # parsers raise many types on damaged files
         raise IngestError(f"{path.name}: cannot extract text ({type(exc).__name__}: {exc})") from exc
+    size = len(conv.text.encode("utf-8"))
+    if size > max_text:
+        raise IngestError(f"{path.name}: {size / MB:,.1f} MB of text once extracted, more than the limit of {text_limit}; "
+                          "split the report or raise the limit")
     if len(re.findall(r"[A-Za-zÀ-ÿ]{3,}", conv.text)) < 20:
         raise IngestError(f"{path.name}: no readable text found (a scanned PDF needs OCR first)")
+    problem = language_problem(conv.text, limits.max_bad_char_share, limits.min_letter_share, limits.min_word_share)
+    if problem:
+        raise IngestError(f"{path.name}: refused, {problem}")
     return conv
 
 
@@ -189,40 +230,23 @@ def _short_citation(authors: str, title: str, year: int | None) -> str:
     return head[:60] + (f" {year}" if year else "")
 
 
-def add_user_report(path: Path, settings: Settings, title: str | None = None, year: int | None = None) -> tuple[ReportMeta, bool]:
-    """Convert ``path`` to text under data_dir/sources and register it.
+def source_name(stem: str, taken: set[str]) -> str:
+    """A new report's text file name: its file's stem made safe ("My report (v2)" ->
+    "My_report_v2_.txt"), with "-2", "-3" ... when another report (shipped or added) has it."""
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:60].strip("._-") or "report"
+    name, n = f"{base}.txt", 1
+    while name in taken or name.lower() in {t.lower() for t in taken}:
+        n += 1
+        name = f"{base}-{n}.txt"
+    return name
 
-    Returns (meta, changed): ``changed`` is False when the same content was ingested before.
-    The text file (not the original) is what citations' line spans refer to.
-    """
-    conv = convert(path)
-    text = conv.text
-    digest = sha256_bytes(text.encode("utf-8"))
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)[:60] + ".txt"
-    reports = load_user_reports(settings)
-    shipped = {m.source for m in load_manifest(settings.knowledge_base_dir)}
-    if name in shipped:
-        name = "user_" + name
-    target = settings.data_dir / "sources" / name
-    existing = next((m for m in reports if m.source == name), None)
-    if existing is not None and target.exists() and sha256_bytes(target.read_bytes()) == digest and (
-        (title is None or existing.title == title) and (year is None or existing.year == year)
-    ):
-        return existing, False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
-    sidecar = pages_path(target)
-    if conv.page_starts:
-        tmp = sidecar.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"page_starts": conv.page_starts, "page_labels": conv.page_labels}), encoding="utf-8")
-        tmp.replace(sidecar)
-    elif sidecar.exists():
-        sidecar.unlink()
-    title = title or conv.title or (existing.title if existing else _guess_title(text, path))
-    year = year or conv.year
-    meta = ReportMeta(
+
+def report_meta(conv: Converted, path: Path, name: str, title: str | None, year: int | None,
+                existing: ReportMeta | None = None) -> ReportMeta:
+    """The metadata of an added report: the title given, else the file's own, else the one it had."""
+    title = title or conv.title or (existing.title if existing else _guess_title(conv.text, path))
+    year = year or conv.year or (existing.year if existing else None)
+    return ReportMeta(
         source=name,
         title=title,
         short_citation=_short_citation(conv.authors, title, year),
@@ -230,13 +254,33 @@ def add_user_report(path: Path, settings: Settings, title: str | None = None, ye
         authors=conv.authors,
         year=year,
         kind="user report",
-        aliases=[path.stem, title],
+        aliases=list(dict.fromkeys(([path.stem] if _distinctive(path.stem) else []) + [title])),
     )
-    reports = [m for m in reports if m.source != name] + [meta]
-    reg = user_registry_path(settings)
-    reg.parent.mkdir(parents=True, exist_ok=True)
-    tmp = reg.with_suffix(".tmp")
-    tmp.write_text(json.dumps([m.model_dump() for m in reports], indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(reg)
-    return meta, True
 
+
+_GENERIC = {"report", "reports", "document", "doc", "docs", "draft", "final", "study", "paper", "brief", "briefing",
+            "summary", "text", "file", "untitled", "new", "copy", "version", "main", "index", "output", "export", "scan",
+            "en", "eng", "english", "web", "print", "full", "annex", "appendix", "part", "chapter", "policy"}
+
+
+def _distinctive(stem: str) -> bool:
+    """Is a file's stem a name for the report? "lisbon-pilot" is; "report", "final_report_v2" or
+    "2023" are not: as an alias, any question about "the report" would name it."""
+    cores = [re.sub(r"^v?\d+$|\d+$", "", w) for w in re.split(r"[^a-z0-9]+", stem.lower())]  # "doc1" -> "doc"
+    return any(len(c) > 1 and c not in _GENERIC for c in cores)
+
+
+def add_user_report(path: Path, settings: Settings, title: str | None = None, year: int | None = None,
+                    follow_symlinks: bool = False, progress: bool = False) -> tuple[ReportMeta, bool]:
+    """Add (or replace) one report and update the index, as `policy-assistant ingest` does: one
+    change under the data folder's lock (see ``changes.ReportChanges``).
+
+    Returns (meta, changed): ``changed`` is False when the same content was ingested before.
+    The text file (not the original) is what citations' line spans refer to."""
+    from .changes import ReportChanges
+
+    conv = convert(path, settings, follow_symlinks=follow_symlinks)
+    with ReportChanges(settings, command=f"ingest {Path(path).name}") as tx:
+        meta, status = tx.add(Path(path), conv, title=title, year=year)
+        tx.apply(progress=progress)
+    return meta, status != "unchanged"

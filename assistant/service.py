@@ -34,12 +34,20 @@ class Assistant:
 
     def _load(self, progress: bool) -> None:
         index = self.manager.ensure(progress=progress)
+        # an interrupted ingest pending, another process updating the index: said once, at start
+        self.notice: str | None = self.manager.notice
+        if self.notice and progress:
+            import sys
+
+            print(f"note: {self.notice}", file=sys.stderr, flush=True)
         self._install(index)
 
     def _install(self, index: LoadedIndex) -> None:
         self._state_mtime = self.manager.state_mtime()
         self.index = index
-        self.reports: list[ReportMeta] = load_manifest(self.settings.knowledge_base_dir) + load_user_reports(self.settings)
+        # the generation's own list (it matches its passages even while an ingest is being committed)
+        self.reports: list[ReportMeta] = index.reports or (
+            load_manifest(self.settings.knowledge_base_dir) + load_user_reports(self.settings))
         self.catalogue = Catalogue.for_index(index, self.reports, self.settings)
         self.search = HybridSearch(index, self.reports, tags=self.catalogue)
         self.idf = IdfTable(index.passages)
@@ -60,6 +68,7 @@ class Assistant:
         """Pick up a rebuilt index (after `ingest`); the old one serves until the new one loads."""
         index = self.manager.ensure(progress=progress)
         with self._lock:
+            self.notice = self.manager.notice
             self._install(index)
 
     def _follow_rebuilds(self) -> None:

@@ -144,6 +144,57 @@ class ComposeSettings(BaseModel):
     )
 
 
+class IngestSettings(BaseModel):
+    """What `policy-assistant ingest` accepts, and how long it waits for another writer
+    (environment: ``POLICY_ASSISTANT_INGEST__MAX_FILE_MB`` ...). A file beyond a limit is refused
+    with exit 3 and a message naming the limit; the index is not touched."""
+
+    max_file_mb: float = Field(100.0, description="Largest file accepted (checked before it is read).")
+    max_text_mb: float = Field(
+        2.0,
+        description=(
+            "Most text (UTF-8) a report may hold once extracted: about 1,000 pages, ~4 minutes of embedding on two "
+            "cores. Extraction stops as soon as it passes this (a PDF at the page, a text file before it is decoded)."
+        ),
+    )
+    max_unpacked_mb: float = Field(
+        100.0,
+        description=(
+            "DOCX (a zip): the most its parts may unpack to, by the sizes the zip declares (checked before anything "
+            "is unpacked) and by the bytes actually unpacked (reading stops past it)."
+        ),
+    )
+    max_compression_ratio: float = Field(
+        100.0,
+        description=(
+            "DOCX: a part larger than 1 MB unpacked may be at most this many times its packed size (Word's XML packs "
+            "5-30x; zip bombs 1,000x and more)."
+        ),
+    )
+    max_bad_char_share: float = Field(
+        0.01,
+        description="Text with more than this share of undecodable or control characters is refused (binary, wrong encoding).",
+    )
+    min_letter_share: float = Field(
+        0.5, description="Text in which letters are less than this share of the non-space characters is refused."
+    )
+    min_word_share: float = Field(
+        0.5,
+        description=(
+            "Text in which fewer than this share of the whitespace-separated tokens look like words of a language "
+            "(letters only, a vowel, at most 24 letters, lower/Capitalised/UPPER case) is refused: random bytes, "
+            "encoded data, tables of numbers."
+        ),
+    )
+    lock_timeout_s: float = Field(
+        300.0,
+        description=(
+            "How long an ingest, remove or index build waits for another one to finish (one writer at a time, a lock "
+            "file in the data folder) before exiting 3 with 'another ingest is running'. 0: do not wait."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="POLICY_ASSISTANT_", env_file=".env", extra="ignore", env_nested_delimiter="__"
@@ -229,6 +280,7 @@ class Settings(BaseSettings):
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     compose: ComposeSettings = Field(default_factory=ComposeSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     max_question_chars: int = Field(2000, description="Longer questions are refused with a message.")
     max_history_turns: int = Field(6, description="How many earlier questions are considered for follow-ups.")
 

@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pages", type=int, default=20)
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from assistant.changes import ReportChanges
     from assistant.index import IndexManager
-    from assistant.ingest import add_user_report
+    from assistant.ingest import convert
     from assistant.settings import Settings, get_settings
 
     base = get_settings()
@@ -75,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(base.data_dir, data, ignore=shutil.ignore_patterns("baseline_chroma", "feedback.sqlite3*"))
         settings = Settings(data_dir=data)
         t0 = time.perf_counter()
-        meta, _ = add_user_report(pdf, settings)
+        conv = convert(pdf, settings)
         t1 = time.perf_counter()
-        state = IndexManager(settings).build(progress=False)
+        with ReportChanges(settings, command="bench_ingest") as tx:  # as `policy-assistant ingest` does
+            meta, _ = tx.add(pdf, conv)
+            state = tx.apply(progress=False)
         t2 = time.perf_counter()
         print(f"{n_pages}-page PDF: convert {t1 - t0:.1f} s, index update {t2 - t1:.1f} s "
               f"({state['embedded_passages']} passages embedded), total {t2 - t0:.1f} s; title {meta.title!r}")

@@ -47,8 +47,9 @@ def data_copy(assistant, tmp_path):
     return dst
 
 
-def run_cli(*args: str, data_dir: Path | None = None, timeout: int = 600, input: str | None = None):
-    env = dict(os.environ)
+def run_cli(*args: str, data_dir: Path | None = None, timeout: int = 600, input: str | None = None,
+            env: dict | None = None):
+    env = {**os.environ, **(env or {})}
     if data_dir is not None:
         env["POLICY_ASSISTANT_DATA_DIR"] = str(data_dir)
     return subprocess.run(

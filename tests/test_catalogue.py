@@ -13,7 +13,7 @@ from assistant.catalogue import Catalogue, apply_overrides, load_overrides, reco
 from assistant.compose import GROUP_DONE, GROUP_RECOMMEND
 from assistant.cleaning import match_tokens, text_in_span
 from assistant.extraction import classify_statement
-from assistant.retrieval import RetrievalFilters, analyse
+from assistant.retrieval import RetrievalFilters
 from assistant.taxonomy import LEVELS, THEMES
 from evals.catalogue_eval import evaluate, load_gold
 

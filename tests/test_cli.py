@@ -95,7 +95,7 @@ def test_adding_a_report_and_reingesting_it(data_copy, tmp_path):
     # changed: its passages are replaced
     doc.write_text(doc.read_text(encoding="utf-8").replace("12,000", "15,500"), encoding="utf-8")
     r = run_cli("ingest", str(doc), data_dir=data_copy)
-    assert r.returncode == 0 and "added" in r.stdout
+    assert r.returncode == 0 and "replaced" in r.stdout and "lisbon-pilot.txt" in r.stdout
     r = run_cli("ask", "--json", "How many visits did the Lisbon welcome desks handle?", data_dir=data_copy)
     data = json.loads(r.stdout)
     assert "15,500" in data["answer"] and "12,000" not in json.dumps(data["retrieved"])

@@ -4,7 +4,6 @@ copy of the data folder, then asked about: its title, sections, pages and no run
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from conftest import REPO, run_cli
 

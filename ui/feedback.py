@@ -9,7 +9,9 @@ busy timeout for the rare concurrent writers.  The file lives under ``settings.d
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -17,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+log = logging.getLogger(__name__)
 
 MAX_COMMENT_CHARS = 2000
 
@@ -82,14 +86,61 @@ def feedback_path(settings) -> Path:
     return Path(settings.feedback_db) if settings.feedback_db else Path(settings.data_dir) / "feedback.sqlite3"
 
 
+# --- a damaged file: the web chat runs without feedback storage instead of failing -------------
+
+
+def _unless_damaged(default):
+    """Run the store method, unless the file is (or turns out to be) damaged: then say so once, with
+    the steps that repair it, and return ``default`` (a write is not stored, a read finds nothing)."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def guarded(self, *args, **kwargs):
+            if self.problem is not None:
+                return default(*args, **kwargs) if callable(default) else default
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.OperationalError:
+                raise  # busy, locked, disk full: not damage
+            except sqlite3.DatabaseError as exc:
+                self._disable(exc)
+                return default(*args, **kwargs) if callable(default) else default
+
+        return guarded
+
+    return wrap
+
+
 class FeedbackStore:
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.problem: str | None = None  # what is wrong with a damaged file; feedback is then not stored
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._init_lock = threading.Lock()
-        with self._init_lock, self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
+        try:
+            with self._init_lock, self._connect() as con:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.executescript(_SCHEMA)
+                check = con.execute("PRAGMA quick_check").fetchone()
+                if check and check[0] != "ok":
+                    raise sqlite3.DatabaseError(f"quick_check: {check[0]}")
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._disable(exc)
+
+    def _disable(self, exc: Exception) -> None:
+        if self.problem is not None:
+            return
+        p = self.path
+        self.problem = (
+            f"the feedback file {p} is damaged ({exc}); the web chat runs without storing feedback or workshop "
+            f"transcripts. To repair it: stop the server, move the file aside (`mv {p} {p}.damaged`; also move any "
+            f"`{p.name}-wal` and `{p.name}-shm` beside it), and start the server again: a new, empty file is created. "
+            f"To keep what can still be read from the old one: `sqlite3 {p}.damaged .recover | sqlite3 {p}` "
+            "before starting the server."
+        )
+        log.error("%s", self.problem)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -102,6 +153,7 @@ class FeedbackStore:
             con.close()
 
     # ------------------------------------------------------------------ writes
+    @_unless_damaged(None)
     def record_turn(
         self,
         answer_id: str,
@@ -127,6 +179,7 @@ class FeedbackStore:
                 ),
             )
 
+    @_unless_damaged(None)
     def record_vote(
         self,
         answer_id: str,
@@ -149,6 +202,7 @@ class FeedbackStore:
                 (answer_id, now, now, workshop, participant, session, question, answer, vote),
             )
 
+    @_unless_damaged(lambda answer_id, comment, *a, **k: " ".join((comment or "").split())[:MAX_COMMENT_CHARS])
     def add_comment(
         self,
         answer_id: str,
@@ -173,6 +227,7 @@ class FeedbackStore:
         return comment
 
     # ------------------------------------------------------------------ reads
+    @_unless_damaged(lambda *a, **k: [])
     def turns(self, workshop: str | None = None, limit: int | None = None) -> list[Turn]:
         """Turns, oldest first (the newest `limit` when given); one workshop's, or all without it."""
         sql = "SELECT * FROM turns" + (" WHERE workshop = ?" if workshop else "") + " ORDER BY created DESC"
@@ -185,6 +240,7 @@ class FeedbackStore:
             Turn(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), json.loads(r[8])) for r in reversed(rows)
         ]
 
+    @_unless_damaged(lambda *a, **k: [])
     def feedback(self, workshop: str | None = None, limit: int | None = None) -> list[Feedback]:
         """Feedback rows, most recently updated first."""
         sql = "SELECT * FROM feedback" + (" WHERE workshop = ?" if workshop else "") + " ORDER BY updated DESC"
@@ -195,11 +251,13 @@ class FeedbackStore:
             rows = con.execute(sql, args).fetchall()
         return [Feedback(*r) for r in rows]
 
+    @_unless_damaged(None)
     def get_feedback(self, answer_id: str) -> Feedback | None:
         with self._connect() as con:
             row = con.execute("SELECT * FROM feedback WHERE answer_id = ?", (answer_id,)).fetchone()
         return Feedback(*row) if row else None
 
+    @_unless_damaged(lambda *a, **k: [])
     def conversation(self, workshop: str | None, participant: str | None, session: str) -> list[Turn]:
         """One conversation's turns, oldest first: those of this session *and* this participant
         (the logged-in user), so that knowing another browser's session id shows nothing."""

@@ -85,8 +85,9 @@ def _questions() -> list[dict]:
 
 def prepare(fmt: str, data_dir: Path, work: Path) -> dict:
     """Copy the data folder, ingest the fixtures of one format; ingestion figures."""
+    from assistant.changes import ReportChanges
     from assistant.index import IndexManager
-    from assistant.ingest import add_user_report
+    from assistant.ingest import convert
     from assistant.settings import Settings
 
     dst = work / f"data_{fmt}"
@@ -95,9 +96,10 @@ def prepare(fmt: str, data_dir: Path, work: Path) -> dict:
     shutil.copytree(data_dir, dst, ignore=shutil.ignore_patterns("baseline_chroma", "feedback.sqlite3*"))
     settings = Settings(data_dir=dst)
     t0 = time.perf_counter()
-    metas = [add_user_report(f, settings)[0] for f in sorted(FIXTURES.glob(f"*.{fmt}"))]
+    with ReportChanges(settings, command="evals.user_reports") as tx:  # as `policy-assistant ingest` does
+        metas = [tx.add(f, convert(f, settings))[0] for f in sorted(FIXTURES.glob(f"*.{fmt}"))]
+        tx.apply(progress=False)
     manager = IndexManager(settings)
-    manager.build(progress=False)
     ingest_s = time.perf_counter() - t0
     index = manager.ensure(progress=False)
     sources = {m.source for m in metas}
@@ -207,7 +209,7 @@ def html_table(result: dict, shipped: dict | None = None) -> str:
         vals = [result["formats"][f].get(k) for f in fmts]
         rows.append(f"<tr><td>{k}</td>" + "".join(f"<td>{v:.3f}</td>" if isinstance(v, float) else f"<td>{escape(str(v))}</td>" for v in vals) + "</tr>")
     titles = all(r["title_ok"] for f in fmts for r in result["formats"][f]["reports"].values())
-    rows.append(f"<tr><td>title found without --title</td>" + "".join(
+    rows.append("<tr><td>title found without --title</td>" + "".join(
         f"<td>{'yes' if all(r['title_ok'] for r in result['formats'][f]['reports'].values()) else 'no'}</td>" for f in fmts) + "</tr>")
     del titles
     return "\n".join(rows) + "</table>"
