@@ -116,7 +116,7 @@ class ComposeSettings(BaseModel):
     context_words: int = Field(40, description="Extra words allowed for a sentence that a chosen one needs to make sense.")
     max_sentences: int = Field(6, description="How many sentences are chosen by score (before context sentences).")
     max_per_passage: int = Field(3, description="At most this many sentences chosen from one passage.")
-    keep_ratio: float = Field(0.35, description="A sentence is chosen only if its probability is at least this share of the best one's.")
+    keep_ratio: float = Field(0.6, description="A sentence is chosen only if its probability is at least this share of the best one's.")
     redundancy: float = Field(0.88, description="A sentence this similar (cosine) to a chosen one is a near-duplicate and skipped.")
     fact_lead_ratio: float = Field(
         0.25,
