@@ -67,7 +67,8 @@ def render(draft: Draft) -> tuple[str, list[Citation]]:
             lines += ["", block.strip(), ""] if lines else [block.strip(), ""]
             continue
         marks = "".join(f"[{numbering.number(p, block.quotes)}]" for p in block.passages)
-        text = f"*{block.label}:* {block.text}" if block.label else block.text
+        label = block.label[:1].upper() + block.label[1:] if block.label else ""
+        text = f"*{label}:* {block.text}" if label else block.text
         sentence = f"{text} {marks}".rstrip() + (FLAG if block.flagged else "")
         if block.continues and lines:
             lines[-1] = lines[-1] + " " + sentence

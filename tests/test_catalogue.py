@@ -166,7 +166,7 @@ def test_grouped_answer_for_the_origin_municipality_question(assistant):
     with the level; every statement a verbatim run of its passage's sentences."""
     answer = assistant.ask(MUST_SHOW)
     markdown, citations = answer.answer, answer.citations
-    assert markdown.startswith("*origin-country municipality:*")
+    assert markdown.startswith("*Origin-country municipality:*")
     numbers = {c.n for c in citations}
     assert numbers == set(range(1, len(numbers) + 1))
     for c in citations:
@@ -183,7 +183,7 @@ def test_grouped_answer_for_the_origin_municipality_question(assistant):
         assert any(quote.lstrip("…") in c.text for c in cited), line  # verbatim run of the cited passage
         if label:
             labels.append(label)
-    assert "origin-country municipality" in labels
+    assert "Origin-country municipality" in labels
     # the recommendations come before what was done, then the rest
     order = [h for h in (GROUP_RECOMMEND, GROUP_DONE) if h in markdown]
     assert order == sorted(order, key=markdown.index)
