@@ -555,7 +555,9 @@ def test_a_session_belongs_to_its_user_and_exports_stay_in_memory(browser, locke
     amina.context.close()
 
 
-def test_the_logged_out_page_is_the_login_form_only(locked_server):
+def test_the_logged_out_page_is_the_login_form_only(locked_server, browser, fresh_backoff):
+    from test_browser import new_page
+
     url, _, _ = locked_server
     for path in ("/", "/?all_endpoints=true", "/?deep_link=x"):
         resp = httpx.get(url.rstrip("/") + path, headers={"Accept-Encoding": "br, gzip"})
@@ -564,6 +566,18 @@ def test_the_logged_out_page_is_the_login_form_only(locked_server):
         csp = resp.headers["content-security-policy"]
         assert "img-src 'self' data: blob:" in csp and "default-src 'self'" in csp
         assert resp.headers["referrer-policy"] == "same-origin"
+    # the login form says how long to wait once the back-off holds it
+    page = new_page(browser)
+    page.goto(url)
+    page.wait_for_selector("input[type=password]")
+    for i in range(6):
+        page.locator("input:not([type=password])").first.fill("facilitator")
+        page.fill("input[type=password]", f"guess-{i}")
+        with page.expect_response(lambda r: r.url.endswith("/login")) as answer:
+            page.get_by_role("button", name="Login").click()
+        assert answer.value.status == (400 if i < 5 else 429)
+    page.wait_for_selector("#pa-login-wait[role=alert] >> text=Too many failed logins: try again in 1 s.")
+    page.context.close()
 
 
 def test_exports_are_kept_for_their_owner_within_their_budget():

@@ -35,7 +35,11 @@ them before any route runs:
   alive or cancel its events) gets 403, so knowing someone's session id does not reach their
   conversation or its export.
 - **The logged-out page** is the login form and nothing else: Gradio's description of the API
-  (``window.gradio_api_info``) is taken out of it, and its query string is dropped.
+  (``window.gradio_api_info``) is taken out of it, and its query string is dropped; a small script
+  makes the form say how long to wait when the back-off answers 429 (Gradio's form says nothing).
+- **The web chat's pages** carry a Content-Security-Policy (``Limits.content_security_policy``:
+  images, fonts, media and frames from this server only), ``Referrer-Policy: same-origin`` and
+  ``X-Content-Type-Options: nosniff``.
 - **CORS** is off unless origins are configured (``cors_origins``; ``ui/server.py`` installs
   Starlette's CORSMiddleware with exactly those, which also turns off Gradio's own CORS headers).
 
@@ -113,6 +117,30 @@ _SESSION_IN_PATH = re.compile(r"^/gradio_api/heartbeat/([^/]+)$")
 _SESSION_IN_QUERY = ("/gradio_api/queue/data", "/gradio_api/queue/data/")
 _SESSION_IN_BODY = re.compile(r"^/gradio_api/(?:queue/join|cancel|run/predict|call/ask)/?$")
 _API_INFO = re.compile(rb"window\.gradio_api_info = .*?;</script>", re.S)
+# Gradio's login form says nothing when the login answers 429: this says how long to wait (the
+# logged-out page only; a live region, so a screen reader announces it)
+_LOGIN_WAIT_JS = b"""<script>(() => {
+  const fetch0 = window.fetch;
+  window.fetch = async (...args) => {
+    const resp = await fetch0(...args);
+    try {
+      const target = new URL(String((args[0] && args[0].url) || args[0]), location.href);
+      if (resp.status === 429 && /\/login\/?$/.test(target.pathname)) {
+        let note = document.getElementById('pa-login-wait');
+        if (!note) {
+          note = document.createElement('p');
+          note.id = 'pa-login-wait';
+          note.setAttribute('role', 'alert');
+          note.style.cssText = 'color:#b91c1c;font-weight:600;margin:.5em 0;';
+          const form = document.querySelector('h2');
+          (form && form.parentElement ? form.parentElement : document.body).appendChild(note);
+        }
+        note.textContent = 'Too many failed logins: try again in ' + (resp.headers.get('Retry-After') || 'a few') + ' s.';
+      }
+    } catch (e) { /* the form works as before */ }
+    return resp;
+  };
+})();</script>"""
 
 REALM = "Integration Policy Assistant"
 
@@ -541,6 +569,7 @@ class Guard:
             hdrs = list(start.get("headers", []))
             if not any(k.lower() == b"content-encoding" for k, _ in hdrs):
                 body = _API_INFO.sub(b'window.gradio_api_info = {"named_endpoints": {}, "unnamed_endpoints": {}};</script>', body)
+                body = body.replace(b"</head>", _LOGIN_WAIT_JS + b"</head>", 1)
                 hdrs = [(k, v) for k, v in hdrs if k.lower() != b"content-length"] + [(b"content-length", str(len(body)).encode())]
             await send({**start, "headers": hdrs})
             await send({"type": "http.response.body", "body": body})
