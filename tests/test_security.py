@@ -533,6 +533,11 @@ def test_a_session_belongs_to_its_user_and_exports_stay_in_memory(browser, locke
     assert _queue_join(api, session, export_fn, export_btn, [None]).status_code == 403, "nor can the API user"
     # the same request on his own session works: what stops him is the owner check
     own = "b" * 11
+    # ... which a second session id (a repeated query parameter, a repeated JSON key) does not get round
+    assert bram.get("/gradio_api/queue/data", params=[("session_hash", own), ("session_hash", session)]).status_code == 403
+    twice = ('{"data": [null], "fn_index": %d, "trigger_id": %d, "session_hash": "%s", "session_hash": "%s"}'
+             % (export_fn, export_btn, own, session))
+    assert bram.post("/gradio_api/queue/join", content=twice, headers={"content-type": "application/json"}).status_code == 403
     assert _queue_join(bram, own, export_fn, export_btn, [None]).status_code == 200
     result = _queue_result(bram, own)
     html = result["output"]["data"][0]["value"]

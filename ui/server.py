@@ -8,8 +8,9 @@
     /export/<token>        a conversation the web chat exported, for the user who exported it (ui/exports.py)
 
 Every request passes ``assistant.api.access.Guard`` first (the passcode, the login back-off, only
-the web chat's own routes, session owners, body limits); CORS is off unless ``cors_origins`` are given. ``create_app`` builds it, ``run`` serves it with uvicorn,
-``BackgroundServer`` runs it in a thread (tests, benchmarks).
+the web chat's own routes, session owners, body limits); CORS is off unless ``cors_origins`` are
+given. ``create_app`` builds it, ``run`` serves it with uvicorn, ``BackgroundServer`` runs it in a
+thread (tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -214,6 +215,8 @@ def _server(app: FastAPI, host: str, port: int, grace: float):
                 gradio_app.stop_event.set()
             if web is not None and getattr(web, "_queue", None) is not None:
                 web._queue.close()
+            if web is not None and getattr(web, "pa_web", None) is not None:
+                web.pa_web.exports.clear()  # exports waiting for their download go with the server
             await super().shutdown(sockets)
 
     # X-Forwarded-For names the client only when it comes from a configured proxy (the login back-off

@@ -419,8 +419,8 @@ class Guard:
         if path in LOGIN_PATHS and method == "POST":  # logging in again (as someone else): the same back-off
             await self._login(scope, receive, send, ip)
             return
-        session = _session_in_path_or_query(scope)
-        if session is not None and not self.access.sessions.claim(session, who.user):
+        sessions = _sessions_in_path_or_query(scope)
+        if not all(self.access.sessions.claim(s, who.user) for s in sessions):
             await self.forbidden(send)
             return
         if _SESSION_IN_BODY.match(path):
@@ -501,12 +501,19 @@ class Guard:
         except BodyTooLarge:
             await self._too_large(scope, send, limit)
             return
+        objects: list[list] = []  # every object's key-value pairs, the outermost last
+
+        def pairs(items):
+            objects.append(items)
+            return dict(items)
+
         try:
-            data = json.loads(body or b"{}")
+            json.loads(body or b"{}", object_pairs_hook=pairs)
         except ValueError:
-            data = None
-        session = data.get("session_hash") if isinstance(data, dict) else None
-        if isinstance(session, str) and session and not self.access.sessions.claim(session, user):
+            objects = []
+        # every "session_hash" of the outer object: a second one (whichever the parser keeps) is checked too
+        named = [v for k, v in (objects[-1] if objects else []) if k == "session_hash"]
+        if not all(self.access.sessions.claim(v, user) for v in named if isinstance(v, str) and v):
             await self.forbidden(send)
             return
         await self.app(scope, _replay(body, receive), send)
@@ -627,15 +634,15 @@ def _replay(body: bytes, receive):
     return replay
 
 
-def _session_in_path_or_query(scope) -> str | None:
+def _sessions_in_path_or_query(scope) -> list[str]:
+    """The session ids a Gradio request names in its path or query (every value of a repeated one)."""
     path = scope.get("path", "")
     m = _SESSION_IN_PATH.match(path)
     if m:
-        return m.group(1)
+        return [m.group(1)]
     if path in _SESSION_IN_QUERY:
-        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash")
-        return values[0] if values else None
-    return None
+        return [v for v in parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash", []) if v]
+    return []
 
 
 async def _form_user(scope, body: bytes) -> str | None:
