@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
 import shutil
 import socketserver
@@ -179,11 +178,11 @@ def test_chat_message_export_and_api_content_carry_no_active_markup(planted):
     from assistant.models import Answer
     from ui.render import answer_message, export_markdown
 
+    from markdown_it import MarkdownIt
+
     data = planted.ask(QUESTIONS[0]).model_dump()
     cited = next(c for c in data["citations"] if TRACKER in c["title"])
     data["answer"] = TRICK_ANSWER.replace("[1]", f"[{cited['n']}]")
-    from markdown_it import MarkdownIt
-
     html = MarkdownIt("commonmark").render(answer_message(data, 0, {cited["n"]: "Source"}))
     hrefs = re.findall(r"<a href=\"([^\"]*)\"", html)
     assert hrefs and all(h.startswith("#pa-c-0-") for h in hrefs), f"only chips link: {hrefs}"
@@ -611,6 +610,3 @@ def browser():
         yield b
         b.close()
 
-
-if os.name != "posix":  # pragma: no cover
-    pytestmark = [pytestmark, pytest.mark.skip(reason="POSIX only")]
