@@ -27,7 +27,7 @@ _SPACED_MARKER = re.compile(
 )
 _SUP_TAG = re.compile(r"<sup>\s*[^<]{0,12}\s*</sup>")
 _SUPERSCRIPT_DIGITS = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]+")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^()]*\))*\)")  # "[text](javascript:f(x))" -> "text"
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!$|<>~])")  # "\$920 million" -> "$920 million"
 _MD_EMPHASIS = re.compile(r"(\*\*|__|\*(?=\S)|(?<=\S)\*)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")

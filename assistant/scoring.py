@@ -176,7 +176,7 @@ def sentence_flags(text: str) -> frozenset[str]:
         f.add("meta")
     if BIBLIO.search(t):
         f.add("biblio")
-    if re.search(r"https?://|www\.|<\s*\w+[^>]*>|&#?\w+;", t, re.I):
+    if _MARKUP.search(t):
         f.add("markup")
     if len(t.split()) < 6:
         f.add("short")
@@ -197,6 +197,12 @@ def sentence_flags(text: str) -> frozenset[str]:
     return frozenset(f)
 
 
+# links, images, HTML and entities a report may carry (a quote is shown as Markdown): never quoted
+_MARKUP = re.compile(
+    r"https?://|www\.|(?<![\w:])//[\w-]+\.[\w.-]+|javascript:|data:\w+/|<\s*/?\s*[a-z][\w-]*[^>]*>|&#?\w+;|"
+    r"!?\[[^\]]*\]\s*[\[(]|^\s*\[[^\]]+\]:",
+    re.I,
+)
 UNQUOTABLE = frozenset({"biblio", "markup", "short", "unterminated", "question", "title"})
 
 

@@ -195,6 +195,70 @@ class IngestSettings(BaseModel):
     )
 
 
+class WebSettings(BaseModel):
+    """What ``serve`` lets in (assistant/api/access.py): request sizes, login back-off, who owns a
+    web-chat session, how long an export is kept. Environment: ``POLICY_ASSISTANT_WEB__<NAME>``
+    (e.g. ``POLICY_ASSISTANT_WEB__LOGIN_BACKOFF_MAX_S=60``)."""
+
+    max_api_body_bytes: int = Field(
+        1_048_576, description="Largest request body of the API doors (/v1, /api/v1, /mcp); larger ones get 413."
+    )
+    max_web_body_bytes: int = Field(
+        2_097_152,
+        description=(
+            "Largest request body of the web chat's routes (Gradio's queue, the login form ...); larger ones get 413. "
+            "The chat sends the conversation shown with each question, so this is larger than the API's."
+        ),
+    )
+    login_free_attempts: int = Field(
+        5, description="Failed logins allowed per user name before each further attempt waits (exponential back-off)."
+    )
+    login_ip_free_attempts: int = Field(
+        20,
+        description=(
+            "Failed logins (form, Bearer or basic auth) allowed per client address before each further attempt waits; "
+            "higher than per name, as a workshop room may share one address."
+        ),
+    )
+    login_backoff_s: float = Field(1.0, description="The first wait after the free attempts; it doubles with each further failure.")
+    login_backoff_max_s: float = Field(300.0, description="The longest wait between attempts.")
+    login_forget_s: float = Field(
+        900.0, description="Failures are forgotten this long after the last one (a success forgets the user name's)."
+    )
+    export_ttl_s: float = Field(
+        600.0,
+        description=(
+            "A conversation exported from the web chat is held in memory (never written to disk) and can be "
+            "downloaded by the user who exported it for this long."
+        ),
+    )
+    export_max_bytes: int = Field(33_554_432, description="Memory for exports waiting to be downloaded; the oldest go first.")
+    max_sessions: int = Field(
+        20_000,
+        description=(
+            "Web-chat sessions whose owner (the logged-in user) is remembered; a session used by another user "
+            "gets 403. The least recently used are forgotten beyond this."
+        ),
+    )
+    content_security_policy: str = Field(
+        "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' data: blob:; connect-src 'self'; "
+        "worker-src 'self' blob:; frame-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'",
+        description=(
+            "The Content-Security-Policy header of the web chat's pages: the browser fetches images, fonts, media and "
+            "frames from this server only, so even markup that got through could not call another host. Gradio's page "
+            "needs inline scripts and styles. Empty: no header."
+        ),
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Addresses of reverse proxies whose X-Forwarded-For names the client (for the login back-off). Empty "
+            "(the default): the address of the connection counts, and the header is ignored."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="POLICY_ASSISTANT_", env_file=".env", extra="ignore", env_nested_delimiter="__"
@@ -360,6 +424,7 @@ class Settings(BaseSettings):
     source_context_lines: int = Field(
         15, description="Lines of the report shown before and after a cited span under 'Show the surrounding text'."
     )
+    web: WebSettings = Field(default_factory=WebSettings)
 
 
     @model_validator(mode="before")

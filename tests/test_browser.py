@@ -125,6 +125,15 @@ def in_viewport(page, selector: str) -> bool:
     return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= vp["width"] + 1 and box["y"] < vp["height"] and box["height"] > 0
 
 
+# the same test as in_viewport, in the page: for waiting until it holds
+IN_VIEWPORT_JS = """(sel) => {
+    const e = document.querySelector(sel);
+    if (!e) return false;
+    const r = e.getBoundingClientRect();
+    return r.height > 0 && r.x >= 0 && r.y >= 0 && r.x + r.width <= window.innerWidth + 1 && r.y < window.innerHeight;
+}"""
+
+
 def focus_inside(page, selector: str) -> bool:
     return page.evaluate("(sel) => !!document.activeElement && !!document.activeElement.closest(sel)", selector)
 
@@ -357,7 +366,9 @@ def test_workshop_join_with_passcode_and_facilitator_sees_it_live(browser, works
 
 
 @pytest.mark.parametrize("size", [PHONE, TABLET], ids=["phone-390x844", "tablet-768x1024"])
-def test_narrow_screens_chip_tap_shows_the_passage_where_the_user_is(browser, web, size):
+def test_narrow_screens_chip_tap_shows_the_passage_where_the_user_is(browser, web, size, assistant):
+    from ui.library import get_catalogue
+
     url, _ = web
     tag = f"{size['width']}x{size['height']}"
     page = new_page(browser, viewport=size, has_touch=True)
@@ -381,7 +392,13 @@ def test_narrow_screens_chip_tap_shows_the_passage_where_the_user_is(browser, we
     chip.tap()  # a finger, not a mouse
     page.wait_for_selector(f"#pa-sources >> text=Answer 1, citation [{n}]")
     page.wait_for_function("() => document.activeElement && document.activeElement.closest('#pa-sources')")
-    page.wait_for_timeout(300)  # the drawer's slide-in
+    # the drawer has slid in (no transition running any more) with the passage and its highlighted sentence on
+    # the screen: waited for as conditions, not a fixed time, so a slow machine only takes longer
+    page.wait_for_function(
+        "() => { const d = document.querySelector('#pa-sources-col'); return !!d && d.classList.contains('pa-open') && d.getAnimations().length === 0; }"
+    )
+    page.wait_for_function(IN_VIEWPORT_JS, arg="#pa-sources .pa-card.pa-selected")
+    page.wait_for_function(IN_VIEWPORT_JS, arg="#pa-sources .pa-card.pa-selected mark")
     assert in_viewport(page, "#pa-sources .pa-card.pa-selected"), "the passage is on the screen"
     assert in_viewport(page, "#pa-sources .pa-card.pa-selected mark")
     page.screenshot(path=str(SHOTS / f"21-{tag}-chip-opens-the-passage.png"))
@@ -392,6 +409,8 @@ def test_narrow_screens_chip_tap_shows_the_passage_where_the_user_is(browser, we
     # the About table scrolls sideways instead of being clipped
     page.get_by_role("tab", name="About the sources").click()
     page.wait_for_selector("#pa-about table")
+    if get_catalogue(assistant) is not None:  # the tab's own render (with the record counts) has replaced the first
+        page.wait_for_function("() => document.querySelector('#pa-about').innerText.includes('practices/recommendations')")
     scroller = page.locator("#pa-about .pa-scroll")
     dims = scroller.evaluate("e => [e.scrollWidth, e.clientWidth, getComputedStyle(e).overflowX, e.tabIndex]")
     assert dims[2] == "auto" and dims[3] == 0

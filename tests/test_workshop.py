@@ -3,6 +3,7 @@ page, transcripts, and the serve command's refusals."""
 
 from __future__ import annotations
 
+import re
 import types
 
 import pytest
@@ -100,7 +101,10 @@ def test_participants_have_their_own_conversations_and_the_facilitator_sees_all(
     assert md.count("## Conversation") == 2 and "Amina" in md and "Bram" in md
     assert q1 in md and "`" in md and "lines" in md
     update = facilitator_export(request=req("facilitator"))
-    assert update["visible"] is True and update["value"].endswith(".md")
+    assert update["visible"] is True and "download='workshop-funding-across-levels-transcripts-" in update["value"]
+    token = re.search(r"href='export/([\w-]+)'", update["value"]).group(1)  # held in memory, for the facilitator only
+    assert app.pa_web.exports.get(token, "facilitator").data.decode("utf-8").count("## Conversation") == 2
+    assert app.pa_web.exports.get(token, "Amina") is None
     assert facilitator_export(request=req("Amina"))["visible"] is False
 
 

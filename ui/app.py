@@ -18,8 +18,11 @@ and citations, export of every transcript; only for the facilitator login).
 passcode (``assistant/api/access.py``).
 
 Safe by default: 127.0.0.1 unless ``--host`` and a passcode; the user's words are escaped before
-they reach the chat (and Gradio sanitises the chat's Markdown); everything in the HTML panels is
-escaped in ``ui/render.py``; oversized questions are refused with a message by the service.
+they reach the chat, and a report's words (quotes, titles, sections) are made inert
+(``assistant/inert.py``: no link, image, HTML or entity of a report becomes active; Gradio then
+sanitises the chat's Markdown, with LaTeX off); everything in the HTML panels is escaped in
+``ui/render.py``; oversized questions are refused with a message by the service. Exports are held
+in memory for the user who made them (``ui/exports.py``), never written to disk.
 """
 
 from __future__ import annotations
@@ -30,11 +33,9 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -43,11 +44,13 @@ import gradio as gr  # noqa: E402
 from assistant import language  # noqa: E402
 from assistant.errors import AssistantError, InputError  # noqa: E402
 from assistant.guard import clean_question  # noqa: E402
+from assistant.inert import inert_markdown  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.domain import get_domain  # noqa: E402
 from assistant.taxonomy import LEVELS, THEMES  # noqa: E402
 from ui import library, render  # noqa: E402
+from ui.exports import ROUTE as EXPORT_ROUTE, ExportStore  # noqa: E402
 from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore, feedback_path  # noqa: E402, F401 - feedback_path re-exported
 from ui.workshop import (  # noqa: E402
     Workshop,
@@ -93,11 +96,11 @@ def _event_key(evt: gr.EventData | None) -> str:
     return str(data.get("key", "")) if isinstance(data, dict) else ""
 
 
-def _file(prefix: str, name: str, text: str) -> str:
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
+def _owner(request: gr.Request | None) -> str | None:
+    """Who an export belongs to: the login name as Gradio has it (None on a server without a passcode)."""
+    if request is None:
+        return None
+    return getattr(request, "username", None) or None
 
 
 class WebChat:
@@ -109,6 +112,7 @@ class WebChat:
         self.workshop = workshop
         self.ws_name = workshop.name if workshop else None
         self.store = store if store is not None else FeedbackStore(feedback_path(self.settings))
+        self.exports = ExportStore(self.settings.web.export_ttl_s, self.settings.web.export_max_bytes)
         self.concurrency = max(1, min(40, self.settings.web_concurrency))
         self.radius = self.settings.source_context_lines
         self.report_choices = [(f"{r.short_citation} — {r.title[:70]}", r.source) for r in assistant.reports]
@@ -174,6 +178,7 @@ class WebChat:
                         max_height="72vh",
                         sanitize_html=True,
                         allow_tags=False,
+                        latex_delimiters=[],
                         elem_id="pa-chat",
                         buttons=["copy"],
                         placeholder="Ask a question about integration policy, or pick "
@@ -190,7 +195,7 @@ class WebChat:
                         self.send = gr.Button("Ask", variant="primary", elem_id="pa-ask", min_width=120)
                         self.new = gr.Button("New conversation", elem_id="pa-new", min_width=120)
                         self.export = gr.Button("Export as Markdown", elem_id="pa-export", min_width=120)
-                    self.export_file = gr.File(label="Conversation (Markdown)", visible=False, elem_id="pa-export-file")
+                    self.export_file = gr.HTML("", visible=False, elem_id="pa-export-file", apply_default_css=False, js_on_load=None)
                     with gr.Row(visible=False, elem_id="pa-feedback-row") as self.fb_row:
                         self.fb_comment = gr.Textbox(label="Add a comment (optional)", max_lines=3, max_length=MAX_COMMENT_CHARS, scale=4, elem_id="pa-comment")
                         self.fb_send = gr.Button("Send feedback", scale=1, elem_id="pa-comment-send")
@@ -260,7 +265,7 @@ class WebChat:
             )
             self.fac_summary = gr.Markdown("", elem_id="pa-fac-summary")
             self.fac_export = gr.Button("Export every transcript (Markdown)", elem_id="pa-fac-export")
-            self.fac_file = gr.File(label="Transcripts", visible=False, elem_id="pa-fac-file")
+            self.fac_file = gr.HTML("", visible=False, elem_id="pa-fac-file", apply_default_css=False, js_on_load=None)
             with gr.Row(elem_id="pa-fac-row", equal_height=False):
                 with gr.Column(scale=3, min_width=280):
                     self.fac_pick = gr.Dropdown([], value=None, label="Open a participant's conversation", elem_id="pa-fac-pick", interactive=True)
@@ -271,6 +276,7 @@ class WebChat:
                         max_height="72vh",
                         sanitize_html=True,
                         allow_tags=False,
+                        latex_delimiters=[],
                         elem_id="pa-fac-chat",
                         buttons=["copy"],
                         placeholder="Choose a conversation above: its questions, answers and citations appear here.",
@@ -416,7 +422,7 @@ class WebChat:
                     text += item
                     if time.monotonic() - last >= STREAM_MIN_INTERVAL_S:
                         last = time.monotonic()
-                        chat[-1] = {"role": "assistant", "content": text + " ▌"}
+                        chat[-1] = {"role": "assistant", "content": inert_markdown(text) + " ▌"}
                         yield list(chat), session, gr.skip(), *keep
                 else:
                     answer = item
@@ -471,7 +477,7 @@ class WebChat:
     def new_conversation(self):
         session = _new_session()
         session["sid"] = uuid.uuid4().hex
-        return [], session, "", render.EMPTY_PANEL, "", gr.update(visible=False), gr.update(visible=False), "", gr.update(visible=False, value=None), session["sid"]
+        return [], session, "", render.EMPTY_PANEL, "", gr.update(visible=False), gr.update(visible=False), "", gr.update(visible=False, value=""), session["sid"]
 
     def restore(self, sid, session, request: gr.Request = None):
         """On page load: this browser's conversation id (kept in its localStorage), and in a
@@ -541,7 +547,12 @@ class WebChat:
             if participant:
                 meta["Participant"] = participant
         md = render.export_markdown(session["turns"], self.assistant, meta=meta)
-        return gr.update(value=_file("pa-export-", f"conversation-{time.strftime('%Y%m%d-%H%M%S')}.md", md), visible=True)
+        return self._export(request, f"conversation-{time.strftime('%Y%m%d-%H%M%S')}.md", md, "Download the conversation")
+
+    def _export(self, request, filename: str, md: str, label: str):
+        """A download link to ``md``, held in memory for this user only (``ui/exports.py``)."""
+        token = self.exports.put(_owner(request), filename, md)
+        return gr.update(value=render.download_link(f"{EXPORT_ROUTE}/{token}", filename, label), visible=True)
 
     # ================================================================== practice library, about
     def library_view(self, kind, level, theme, source, country, text):
@@ -628,9 +639,10 @@ class WebChat:
 
     def facilitator_export(self, request: gr.Request = None):
         if not self._facilitator(request):
-            return gr.update(visible=False, value=None)
+            return gr.update(visible=False, value="")
         md = transcripts_markdown(self.store, self.assistant, self.workshop)
-        return gr.update(value=_file("pa-transcripts-", f"workshop-{self.ws_name}-transcripts-{time.strftime('%Y%m%d-%H%M%S')}.md", md), visible=True)
+        name = f"workshop-{self.ws_name}-transcripts-{time.strftime('%Y%m%d-%H%M%S')}.md"
+        return self._export(request, name, md, "Download every transcript")
 
     def on_load(self, request: gr.Request = None):
         if self._facilitator(request):

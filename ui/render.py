@@ -4,8 +4,10 @@ Markdown export.  Pure functions over the Answer / CatalogueRecord JSON, so they
 without a browser.
 
 Safety: every piece of text that reaches ``gr.HTML`` goes through ``html.escape`` here (reports,
-questions, comments, participant names alike); the chat's Markdown goes through Gradio's
-sanitiser, and the user's own words are escaped before that (``user_message``).
+questions, comments, participant names alike). Markdown — the chat's messages and the export — holds
+a report's words only through ``assistant.inert.inert_markdown`` (quotes, titles, sections: no link,
+image, autolink, HTML or entity of a report becomes active) and the user's own words only through
+``user_message`` (escaped as text); Gradio's sanitiser then sees the chat's Markdown as well.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from assistant.inert import code_name, inert_line, inert_markdown, no_autolinks
 from assistant.models import CatalogueRecord
 from assistant.settings import Settings
 from assistant.taxonomy import level_name, theme_name
@@ -51,7 +54,7 @@ def esc(text: Any) -> str:
 def user_message(text: str) -> str:
     """The user's own words for the chat: shown as text, never as HTML or Markdown."""
     text = " ".join(str(text or "").split())
-    text = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    text = no_autolinks(_MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)))
     def lead(m: re.Match) -> str:
         mark = m.group(2)
         return m.group(1) + ("\\" + mark if len(mark) == 1 else mark[:-1] + "\\" + mark[-1])
@@ -101,14 +104,14 @@ def filters_note(filters: dict[str, list[str]] | None) -> str:
 
 def answer_message(answer: dict, turn: int, labels: dict[int, str] | None = None, prefix: str = "c") -> str:
     """The assistant's chat message: the filters that limited the search (``answer['filters']``),
-    the notice, the answer with chips, then the verifier's note."""
+    the notice, the answer with chips (its report text inert), then the verifier's note."""
     parts = []
     note = filters_note(answer.get("filters"))
     if note:
         parts.append(f"> 🔎 {user_message(note)}\n")
     if answer.get("notice"):
         parts.append(f"> ℹ️ {user_message(answer['notice'])}\n")
-    parts.append(chipify(answer.get("answer", ""), turn, (c["n"] for c in answer.get("citations", [])), labels, prefix))
+    parts.append(chipify(inert_markdown(answer.get("answer", "")), turn, (c["n"] for c in answer.get("citations", [])), labels, prefix))
     removed = answer.get("removed_sentences") or []
     if removed:
         parts.append(f"\n\n_{len(removed)} sentence(s) without support in the cited passages were removed._")
@@ -370,43 +373,53 @@ def scrolling_table(caption: str, inner: str, table_id: str = "") -> str:
 
 
 def _quote(text: str) -> str:
-    return "\n".join("> " + line for line in (text or "").splitlines() or [""])
+    return "\n".join("> " + inert_markdown(line) for line in (text or "").splitlines() or [""])
+
+
+def download_link(href: str, filename: str, label: str) -> str:
+    """The link to an export held for the user (``ui/exports.py``)."""
+    return (
+        f"<p class='pa-download'><a href='{esc(href)}' download='{esc(filename)}'>{esc(label)} "
+        f"(<code>{esc(filename)}</code>)</a></p>"
+    )
 
 
 def export_markdown(turns: list[dict], assistant=None, heading: str = "Conversation with the Integration Policy Assistant", meta: dict | None = None) -> str:
     """A conversation as Markdown: each question, the answer with its [n] markers, and every
-    cited passage in full (report, year, section, file, line span)."""
-    out = [f"# {heading}", ""]
+    cited passage in full (report, year, section, file, line span). Everything a report or a user
+    wrote is inert (``assistant.inert``), so the file is safe to open in any Markdown viewer."""
+    out = [f"# {inert_line(heading)}", ""]
     stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime())
     out.append(f"_Exported {stamp}. Answers are drawn only from the cited reports; check the passages below._")
     for k, v in (meta or {}).items():
-        out.append(f"- **{k}:** {v}")
+        out.append(f"- **{inert_line(k)}:** {inert_line(v)}")
     out.append("")
     if not turns:
         out.append("_No questions were asked._")
     for i, t in enumerate(turns, 1):
         a = t.get("answer") or {}
-        out += [f"## {i}. {a.get('question') or t.get('question', '')}", ""]
+        out += [f"## {i}. {inert_line(a.get('question') or t.get('question', ''))}", ""]
         note = filters_note(a.get("filters") or t.get("filters"))
         if note:
-            out += [f"_{note}_", ""]
+            out += [f"_{inert_line(note)}_", ""]
         if a.get("notice"):
-            out += [f"> Note: {a['notice']}", ""]
-        out += [a.get("answer", ""), ""]
+            out += [f"> Note: {inert_line(a['notice'])}", ""]
+        out += [inert_markdown(a.get("answer", "")), ""]
         cits = a.get("citations") or []
         if cits:
             out += ["**Sources**", ""]
             for c in cits:
                 meta_r = assistant.report(c["source"]) if assistant is not None else None
-                cite = f"{meta_r.short_citation}, " if meta_r and meta_r.short_citation else ""
+                cite = f"{inert_line(meta_r.short_citation)}, " if meta_r and meta_r.short_citation else ""
                 year = f" ({meta_r.year})" if meta_r and meta_r.year else ""
                 out.append(
-                    f"[{c['n']}] {c.get('title', '')}{year}. {cite}section “{c.get('section') or 'no section'}”, "
-                    f"`{c['source']}` lines {c['start_line']}–{c['end_line']}."
+                    f"[{int(c['n'])}] {inert_line(c.get('title', ''))}{year}. {cite}section "
+                    f"“{inert_line(c.get('section') or 'no section')}”, "
+                    f"`{code_name(c['source'])}` lines {int(c['start_line'])}–{int(c['end_line'])}."
                 )
                 out += [_quote(c.get("text", "")), ""]
         if t.get("vote") or t.get("comment"):
-            out += [f"_Feedback: {t.get('vote') or ''} {t.get('comment') or ''}_".strip(), ""]
+            out += [f"_Feedback: {t.get('vote') or ''} {inert_line(t.get('comment') or '')}_".strip(), ""]
     return "\n".join(out).rstrip() + "\n"
 
 

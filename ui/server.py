@@ -5,10 +5,12 @@
     /api/v1/...            the REST API                                    (assistant/api/rest.py)
     /openapi.json, /docs   its OpenAPI description and docs (FastAPI, from the pydantic models)
     /mcp                   the MCP server over streamable HTTP             (assistant/api/mcp_server.py)
+    /export/<token>        a conversation the web chat exported, for the user who exported it (ui/exports.py)
 
-Every request passes ``assistant.api.access.Guard`` first (the passcode, body limits); CORS is
-off unless ``cors_origins`` are given. ``create_app`` builds it, ``run`` serves it with uvicorn,
-``BackgroundServer`` runs it in a thread (tests, benchmarks).
+Every request passes ``assistant.api.access.Guard`` first (the passcode, the login back-off, only
+the web chat's own routes, session owners, body limits); CORS is off unless ``cors_origins`` are
+given. ``create_app`` builds it, ``run`` serves it with uvicorn, ``BackgroundServer`` runs it in a
+thread (tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 
 from fastapi import FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBearer
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
@@ -128,7 +130,7 @@ def create_app(
     chat = web.pa_web
     store = chat.store
     workshop = chat.workshop
-    access = Access(passcode, facilitator_passcode)
+    access = Access.from_settings(settings, passcode, facilitator_passcode)
     limits = limits or Limits.from_settings(settings)
     ops = Operations(assistant, store)
     mcp = build_mcp(ops, limits)
@@ -161,6 +163,20 @@ def create_app(
     for route in mcp_app.routes:  # POST/GET/DELETE /mcp (stateless: every request stands alone)
         app.router.routes.append(route)
 
+    exports = chat.exports
+
+    @app.get("/export/{token}", include_in_schema=False)
+    def download_export(token: str, request: Request):
+        """A conversation exported from the web chat: only for the user who exported it, from memory."""
+        who = getattr(request.state, "identity", None)
+        item = exports.get(token, who.user if who is not None else None)
+        if item is None:
+            return JSONResponse({"detail": "no such export (exports are kept for a while, for the user who made them)"},
+                                status_code=404)
+        return Response(item.data, media_type="text/markdown; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{item.filename}"',
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
         message = _validation_message(exc)
@@ -174,13 +190,15 @@ def create_app(
                        allow_headers=["authorization", "content-type", "mcp-session-id", "mcp-protocol-version"],
                        expose_headers=["mcp-session-id"])
 
-    web.queue(default_concurrency_limit=max(1, concurrency or settings.web_concurrency), status_update_rate=1.0)
+    # api_open=False: a queued event (an answer) cannot be run through Gradio's direct route, around the queue's limit
+    web.queue(default_concurrency_limit=max(1, concurrency or settings.web_concurrency), status_update_rate=1.0, api_open=False)
     mount_gradio_app(app, web, path="/", **mount_kwargs(host, port, access.check if passcode else None,
                                                          auth_message(workshop) if passcode else None))
     gradio_app = next(r.app for r in reversed(app.router.routes) if isinstance(r, Mount) and r.path == "")
     access.attach_gradio(gradio_app)
     app.state.pa_access, app.state.pa_limits, app.state.pa_ops, app.state.pa_web = access, limits, ops, web
     app.state.pa_gradio = gradio_app
+    app.state.pa_web_settings = settings.web
     return app
 
 
@@ -197,10 +215,17 @@ def _server(app: FastAPI, host: str, port: int, grace: float):
                 gradio_app.stop_event.set()
             if web is not None and getattr(web, "_queue", None) is not None:
                 web._queue.close()
+            if web is not None and getattr(web, "pa_web", None) is not None:
+                web.pa_web.exports.clear()  # exports waiting for their download go with the server
             await super().shutdown(sockets)
 
+    # X-Forwarded-For names the client only when it comes from a configured proxy (the login back-off
+    # counts per client address); uvicorn would otherwise trust it from 127.0.0.1
+    web = getattr(getattr(app, "state", None), "pa_web_settings", None)
+    proxies = list(getattr(web, "trusted_proxies", None) or [])
     return Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                 timeout_graceful_shutdown=grace, lifespan="on"))
+                                 timeout_graceful_shutdown=grace, lifespan="on", proxy_headers=bool(proxies),
+                                 forwarded_allow_ips=",".join(proxies) or None))
 
 
 def run(app: FastAPI, host: str, port: int) -> None:

@@ -34,7 +34,7 @@ from ..errors import AssistantError, InputError
 from ..guard import clean_question
 from ..models import Answer
 from .access import Limits
-from .operations import BadArgument, Operations, chat_tail
+from .operations import BadArgument, Operations, chat_answer, chat_content
 from .schemas import (
     ChatChoice,
     ChatCompletion,
@@ -191,7 +191,7 @@ class OpenAIDoor:
                 return openai_error(400, str(exc), param="messages", code="invalid_question")
             except AssistantError as exc:
                 return openai_error(500, str(exc), kind="server_error")
-            content = answer.answer + chat_tail(answer)
+            content = chat_content(answer)
             completion = ChatCompletion(
                 id=cid,
                 created=created,
@@ -271,7 +271,7 @@ class OpenAIDoor:
                 elif isinstance(item, Answer):
                     answer = item
                 elif item and live:
-                    text += item
+                    text += chat_answer(item)  # a whole line of the answer
             if text:
                 sent += text
                 yield chunk({"content": text})
@@ -285,11 +285,11 @@ class OpenAIDoor:
             yield chunk({"content": "\n\n⚠️ No answer came back; please try again."}, "stop")
             yield "data: [DONE]\n\n"
             return
-        if answer.answer.startswith(sent):
-            rest = answer.answer[len(sent):]
+        whole = chat_content(answer)
+        if whole.startswith(sent):
+            rest = whole[len(sent):]
         else:  # cannot happen with the extractive backend; an LLM's text is never streamed live
-            rest = "\n\n---\n\n" + answer.answer
-        rest += chat_tail(answer)
+            rest = "\n\n---\n\n" + whole
         if rest:
             yield chunk({"content": rest})
         yield chunk({EXTRA_FIELD: extra(answer).model_dump(mode="json")}, "stop")

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from ..assemble import retrieved
 from ..errors import AssistantError, InputError
 from ..guard import clean_question
+from ..inert import code_name, inert_line, inert_markdown
 from ..models import Answer, CatalogueRecord, ReportMeta, RetrievalFilters
 from ..taxonomy import resolve_level, resolve_theme
 from .schemas import FeedbackIn, FeedbackOut, PassageContext, SearchResult, SourceLine
@@ -200,28 +201,37 @@ class Operations:
 
 def sources_markdown(answer: Answer) -> str:
     """The compact 'Sources' list a plain chat client shows under the answer: one line per
-    citation, ``[n] short citation — title — section — file, lines a–b``."""
+    citation, ``[n] short citation — title — section — file, lines a–b``. Titles and sections come
+    from the reports, so they are made inert (``assistant.inert``): no link, image or HTML."""
     if not answer.citations:
         return ""
     rows = []
     for c in answer.citations:
-        parts = [c.short_citation or c.title, f"*{c.title}*" if c.short_citation else "", c.section or "no section",
-                 f"`{c.source}`, lines {c.start_line}–{c.end_line}"]
+        title = inert_line(c.title)
+        parts = [inert_line(c.short_citation) or title, f"*{title}*" if c.short_citation and title else "",
+                 inert_line(c.section) or "no section", f"`{code_name(c.source)}`, lines {c.start_line}–{c.end_line}"]
         rows.append(f"- [{c.n}] " + " — ".join(p for p in parts if p))
     return "**Sources**\n\n" + "\n".join(rows)
 
 
 def chat_content(answer: Answer) -> str:
     """What a plain client shows: the Markdown answer with its [n] markers, the notice if any, then
-    the Sources list."""
-    return answer.answer + chat_tail(answer)
+    the Sources list — the report text in it inert (``chat_answer``)."""
+    return chat_answer(answer.answer) + chat_tail(answer)
+
+
+def chat_answer(markdown: str) -> str:
+    """The answer's Markdown as a chat client is given it: a report's words made inert
+    (``assistant.inert.inert_markdown``; a normal answer is unchanged). Line by line, so streamed
+    lines come out as the whole text does."""
+    return inert_markdown(markdown)
 
 
 def chat_tail(answer: Answer) -> str:
     """Everything ``chat_content`` adds after the answer's own text."""
     tail = ""
     if answer.notice:
-        tail += f"\n\n> Note: {answer.notice}"
+        tail += f"\n\n> Note: {inert_line(answer.notice)}"
     sources = sources_markdown(answer)
     if sources:
         tail += "\n\n" + sources

@@ -36,13 +36,14 @@ const settle = () => {
   const drawer = element.closest('.pa-drawer');
   if (drawer && narrow()) drawer.classList.add('pa-open');
   // focus() does nothing while the panel is still being laid out (Gradio's loading state of the
-  // event's other outputs): try again until the focus is in the panel, for up to a second
+  // event's other outputs): try again until the focus is in the panel, for up to five seconds (a
+  // busy server or a slow phone can hold the loading state well past one)
   let attempts = 0;
   const focusPanel = () => {
     const target = element.querySelector('.pa-focus') || element;
     if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
     target.focus({ preventScroll: narrow() });
-    if (!element.contains(document.activeElement) && ++attempts < 20) {
+    if (!element.contains(document.activeElement) && ++attempts < 100) {
       setTimeout(focusPanel, 50);
       return;
     }
