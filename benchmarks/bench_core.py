@@ -50,7 +50,7 @@ from assistant.service import Assistant
 settings = Settings(data_dir=Path(data_dir))
 out = {}
 if mode == "build":
-    state = IndexManager(settings).build(progress=False, force=True)
+    state = IndexManager(settings).build(progress=False, force=True, reembed=True)
     out["seconds"] = time.perf_counter() - t0
     out["passages"] = state["passages"]
 elif mode == "reload":
