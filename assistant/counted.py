@@ -9,6 +9,7 @@ date, a vote count) passes for the figure asked for.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _HOW = re.compile(r"\bhow\s+(many|much)\s+(.+)", re.I)
 _STOP = re.compile(
@@ -54,3 +55,81 @@ def gives_count(sentence: str, noun: str) -> bool:
         if _NUMBER.fullmatch(t) and not _YEAR.fullmatch(t) and any(w.startswith(stem) for w in toks[i + 1 : i + 6]):
             return True
     return False
+
+
+# "What is the [annual] budget of the Urban Partnership on Inclusion?", "What is the unemployment rate among
+# Moroccan migrants in the Netherlands?", "What share of Munich's population …?": a measure asked *of* something
+_MEASURE = re.compile(
+    r"\b(?:what|which)\s+(?:(?:is|was|are|were|has been)\s+)?(?:the\s+)?((?:[\w'-]+\s+){0,3}?)"
+    r"(budget|rate|share|proportion|percentage|number|amount|cost|costs|total|figure|sum|funding|spending|size)"
+    r"\s+(?:of|among|for|in|on)\s+(.+)",
+    re.I,
+)
+_MONEY_MEASURE = {"budget", "amount", "cost", "costs", "sum", "funding", "spending"}
+_SHARE_MEASURE = {"rate", "share", "proportion", "percentage"}
+_GENERIC_MODIFIERS = {"annual", "yearly", "monthly", "total", "overall", "average", "current", "exact", "estimated",
+                      "approximate", "same", "actual", "real", "official", "typical", "the", "a", "an"}
+_SUBJECT_END = re.compile(
+    r"[,?.;:!]|\b(?:did|do|does|were|was|are|is|has|have|had|will|would|can|could|should|in|at|during|after|before|"
+    r"since|between|per|each|that|which|who|when|where|according|compared|from|to|with|by|under|over)\b",
+    re.I,
+)
+_SHARE = re.compile(r"%|\bper\s?cent\b|\bpercent\b|\b(?:half|third|quarter|fifth|tenth)s?\b", re.I)
+_FIGURE = re.compile(r"\b\d[\d,.]*\b")
+_FILLER = {"the", "a", "an", "of", "on", "for", "and", "its", "their", "his", "her", "all", "any", "this", "that"}
+
+
+@dataclass(frozen=True)
+class MeasuredSubject:
+    """What a "what is the <measure> of <subject>" question measures: the kind of measure and the
+    words that name what it is measured of (its modifier and its subject)."""
+
+    measure: str
+    terms: tuple[str, ...]
+    modifiers: tuple[str, ...] = ()  # "unemployment" in "the unemployment rate of …": must be named
+
+    @property
+    def needed(self) -> int:
+        """How many of ``terms`` a sentence giving the figure must name: half of them, at most two."""
+        return min(2, (len(self.terms) + 1) // 2)
+
+
+def measured_subject(question: str) -> MeasuredSubject | None:
+    """``MeasuredSubject('budget', ('urban', 'partnership', 'inclusion'))`` for "What is the annual budget of
+    the Urban Partnership on Inclusion?"; None when the question asks no measure *of* something."""
+    m = _MEASURE.search(question)
+    if not m:
+        return None
+    modifier = [w for w in re.findall(r"[A-Za-z][\w'-]*", m.group(1)) if w.lower() not in _GENERIC_MODIFIERS]
+    rest = m.group(3)
+    stop = _SUBJECT_END.search(rest)
+    end = stop.start() if stop else len(rest)
+    words = modifier + re.findall(r"[A-Za-z][\w'-]*", rest[:end])
+    terms = []
+    for w in words:
+        w = re.sub(r"['’]s$", "", w.lower())
+        if w not in _FILLER and len(w) > 2 and w not in terms:
+            terms.append(w)
+    if not terms:
+        return None
+    mods = tuple(t for t in terms if t in {re.sub(r"['’]s$", "", w.lower()) for w in modifier})
+    return MeasuredSubject(m.group(2).lower(), tuple(terms), mods)
+
+
+def gives_figure_of(sentence: str, subject: MeasuredSubject, context: str = "") -> bool:
+    """Does ``sentence`` give the figure ``subject`` asks for: an amount of money for a budget, a share
+    for a rate, a number (not a year) otherwise — and does it (or ``context``, the sentence before it)
+    name what the figure is of?"""
+    if subject.measure in _MONEY_MEASURE:
+        figure = bool(_MONEY.search(sentence))
+    elif subject.measure in _SHARE_MEASURE:
+        figure = bool(_SHARE.search(sentence)) and bool(_FIGURE.search(sentence) or _NUMBER.search(sentence))
+    else:
+        figure = any(not _YEAR.fullmatch(n.rstrip(",.")) for n in _FIGURE.findall(sentence))
+    if not figure:
+        return False
+    text = f"{context} {sentence}".lower()
+    named = {t for t in subject.terms if re.search(rf"\b{re.escape(t[:5])}", text)}
+    if subject.modifiers and not named & set(subject.modifiers):
+        return False
+    return len(named) >= subject.needed

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from .counted import counted_noun, gives_count
+from .counted import counted_noun, gives_count, gives_figure_of, measured_subject
 from .guard import unknown_terms
 from .models import (
     GateDecision,
@@ -76,7 +76,9 @@ class Gate:
         """'number' or 'year' when the question asks for one and none of the sentences closest to
         it gives one that the question does not already contain; with ``count_check``, a "how many
         X / how much X / what budget" question also needs a retrieved sentence whose figure counts X
-        ("13 Greek municipalities", an amount of money), not just any number near the topic."""
+        ("13 Greek municipalities", an amount of money), not just any number near the topic, and a
+        "what is the budget / rate / share of X" question a sentence that gives that kind of figure
+        and names X (in it or in the sentence before)."""
         wanted = [k for k in ("number", "year") if k in analysis.asks]
         quotable = [x for x in scored if not (x.flags & UNQUOTABLE)]
         if not wanted or not quotable:
@@ -84,13 +86,22 @@ class Gate:
         probable = sorted(quotable, key=lambda x: x.relevance, reverse=True)[: self.settings.missing_fact_sentences]
         question = analysis.text.lower()
         noun = counted_noun(analysis.text) if self.settings.count_check else None
+        subject = measured_subject(analysis.text) if self.settings.count_check else None
         for kind in wanted:
             if kind == "number" and noun:  # "How many municipalities …": some sentence must count municipalities
                 if not any(gives_count(x.text, noun) for x in quotable):
                     return kind
+            elif kind == "number" and subject:  # "What is the budget of X?": some sentence must give X's figure
+                if not any(gives_figure_of(x.text, subject, _previous_sentence(x)) for x in quotable):
+                    return kind
             elif not any(v == kind and k not in question for x in probable for k, v in x.facts.items()):
                 return kind
         return None
+
+
+def _previous_sentence(x: ScoredSentence) -> str:
+    sentences = x.hit.passage.sentences
+    return sentences[x.pos - 1] if 0 < x.pos <= len(sentences) else ""
 
 
 def decline_message(decision: GateDecision, hits: list[Hit], reports: list[ReportMeta]) -> str:

@@ -90,7 +90,8 @@ class GateSettings(BaseModel):
         True,
         description=(
             "A 'how many X / how much X' question is answered only if a retrieved sentence gives a figure of X (a number "
-            "a few words before X, or an amount of money), not just any number (assistant/counted.py); otherwise the "
+            "a few words before X, or an amount of money), not just any number, and a 'what is the <budget/rate/share> "
+            "of X' question only if a sentence gives that kind of figure and names X (assistant/counted.py); otherwise the "
             "reply says the reports do not give it and quotes what they do say. On the dev set it also declines two "
             "answerable questions whose figure sits in a footnote retrieval misses; on reports users add it declines "
             "figures the report does not give (evals/user_reports: refusal accuracy 0.33 -> 0.83)."

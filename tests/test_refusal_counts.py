@@ -1,6 +1,7 @@
-"""The count check (gate.count_check): a figure answers 'how many X' only when it counts X."""
+"""The count check (gate.count_check): a figure answers 'how many X' only when it counts X, and
+'what is the budget/rate/share of X' only when it is X's figure."""
 
-from assistant.counted import counted_noun, gives_count
+from assistant.counted import counted_noun, gives_count, gives_figure_of, measured_subject
 
 
 def test_counted_noun():
@@ -18,3 +19,29 @@ def test_gives_count():
     assert not gives_count("The 1951 Refugee Convention covers housing.", "refugees")  # a year is no count
     assert gives_count("Up to 70,000 euros were granted per project.", "money")
     assert not gives_count("The network was set up in 2018 with 13 members.", "money")
+
+
+def test_measured_subject():
+    s = measured_subject("What is the annual budget of the Urban Partnership on Inclusion?")
+    assert s.measure == "budget" and s.terms == ("urban", "partnership", "inclusion") and s.modifiers == ()
+    s = measured_subject("What is the unemployment rate among Moroccan migrants in the Netherlands?")
+    assert s.measure == "rate" and s.terms == ("unemployment", "moroccan", "migrants")
+    assert s.modifiers == ("unemployment",)
+    assert measured_subject("What share of Munich's population has a migration background?").terms == ("munich", "population")
+    assert measured_subject("What is the role of cities in integration?") is None
+    assert measured_subject("Which cities joined the network?") is None
+
+
+def test_gives_figure_of():
+    budget = measured_subject("What is the annual budget of the Urban Partnership on Inclusion?")
+    assert not gives_figure_of("Up to 70,000 euros were granted to a municipal partnership by the LOGO programme.", budget)
+    assert gives_figure_of("The Urban Partnership on Inclusion received 2 million euros.", budget)
+    assert not gives_figure_of("The Urban Partnership on Inclusion met 12 times.", budget)  # a count is no budget
+    # the name may sit in the sentence before the figure
+    assert gives_figure_of("Its budget was EUR 3 million.", budget, context="The Urban Partnership on Inclusion was set up in 2016.")
+    rate = measured_subject("What is the unemployment rate among Moroccan migrants in the Netherlands?")
+    assert not gives_figure_of("Moroccan migrants make up 2 percent of the population.", rate)  # not unemployment
+    assert gives_figure_of("Unemployment among Moroccan migrants reached 14 percent.", rate)
+    share = measured_subject("What share of Munich's population has a migration background?")
+    assert gives_figure_of("38 percent of Munich's population have a migration background.", share)
+    assert not gives_figure_of("Munich's population grew in 2015.", share)  # a year is no share
