@@ -328,7 +328,14 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, description="The k constant of reciprocal-rank fusion.")
     top_k: int = Field(8, description="How many passages retrieval hands to the answer step.")
     max_per_report: int = Field(5, description="Diversity cap: at most this many of the top_k from one report.")
-    footnote_weight: float = Field(0.6, description="Multiplier on the fused score of footnote passages.")
+    footnote_weight: float = Field(
+        1.0,
+        description=(
+            "Multiplier on the fused score of footnote passages. 1.0 (no penalty): reports put figures and named cases "
+            "in footnotes; moving from 0.6 to 1.0 raised the dev set tuning half Recall@5 0.760 -> 0.823 and the blind check set "
+            "0.739 -> 0.768, false refusals 0.081 -> 0.027. Bibliography lines are kept out of answers by the scoring stage."
+        ),
+    )
 
     # --- answering ----------------------------------------------------------------------
     backend: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
