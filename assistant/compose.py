@@ -67,7 +67,8 @@ class Quote:
         return self.sentences[0]
 
     def text(self) -> str:
-        text = " ".join(s.text for s in self.sentences)
+        # a sentence quoted without its closing link clause is marked "…" where the clause was
+        text = " ".join(s.text + ("…" if "tail_trimmed" in s.flags else "") for s in self.sentences)
         m = CONNECTIVE.match(text)
         if m and "connective" in self.first.flags:
             rest = text[m.end():]

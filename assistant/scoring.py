@@ -204,6 +204,32 @@ _MARKUP = re.compile(
     re.I,
 )
 UNQUOTABLE = frozenset({"biblio", "markup", "short", "unterminated", "question", "title"})
+# where a sentence's closing reference clause starts: "…, KING project website, <http://…>."
+_CLAUSE_BREAK = re.compile(r",\s+|;\s+|\s+\(|\s+<|\s+\[|:\s+")
+
+
+def trim_link_tail(text: str, min_words: int = 8, max_tail_words: int = 12) -> str | None:
+    """The sentence without its closing reference clause when a link (or other markup) sits only
+    there: "… case studies on Amsterdam, …, Turku and Warsaw, KING project website, <http://…>." gives
+    "… case studies on Amsterdam, …, Turku and Warsaw, KING project website" (quoted with a trailing
+    "…"). None when the sentence has no markup, when the markup is not in its last clause, or when
+    what stays is too short to stand as a quote. The result is a prefix of ``text``, so it stands in
+    the passage verbatim."""
+    m = _MARKUP.search(text)
+    if not m or len(text[m.end():].split()) > max_tail_words:
+        return None
+    cuts = [b.start() for b in _CLAUSE_BREAK.finditer(text, 0, m.start() + 1) if b.start() <= m.start()]
+    if not cuts:
+        return None
+    head = text[: cuts[-1]].rstrip(" ,;:([<")
+    if len(head.split()) < min_words or _MARKUP.search(head) or BIBLIO.search(head) or _REFERENCE_HEAD.search(head):
+        return None
+    return head
+
+
+# what is left of a reference-list entry once its link is cut: a cited title ('…Project", ISMU
+# Foundation') or a closing year ('Milan, 2014')
+_REFERENCE_HEAD = re.compile(r"[”\"]\s*,|\b(?:19|20)\d\d[a-z]?\)?\s*$|\bp{1,2}\.\s*\d+\s*$")
 
 
 class SentenceScorer:
@@ -247,8 +273,11 @@ class SentenceScorer:
             for pos, (row, text) in enumerate(zip(rows, hit.passage.sentences)):
                 terms = set(content_terms(text))
                 cov = sum(idf.idf(t) for t in qterms if t in terms) / total if total else 0.0
+                flags = self.flags(row, text)
+                if "markup" in flags and (head := trim_link_tail(text)):  # quoted without its link clause
+                    text, flags = head, sentence_flags(head + "…") | {"tail_trimmed"}
                 facts = self.facts(row, text)
-                flags = self.flags(row, text) | ({"title"} if pos in hit.passage.titles else frozenset())
+                flags = flags | ({"title"} if pos in hit.passage.titles else frozenset())
                 names = sum(idf.idf(stem(k)) for k, v in facts.items() if v == "name" and stem(k) not in qstems)
                 acronym = any(v == "acronym" and k not in qlow for k, v in facts.items())
                 number = any(v == "number" and k not in qlow for k, v in facts.items())

@@ -210,3 +210,15 @@ def test_a_sentence_with_a_connective_it_cannot_shed_needs_the_one_before():
     # ... or, when that cannot fit, it is not quoted at all
     draft = compose(World([p, q]), {(0, 1): 0.9, (1, 0): 0.8}, max_words=15, context_words=0)
     assert all("however" not in x for x in quotes(draft))
+
+
+def test_a_sentence_cut_before_its_link_clause_is_marked():
+    world = World([passage("p1", ["The network published case studies on six cities, project website", "Then it closed."])])
+    scored = world.scored({(0, 0): 0.9})
+    scored[0].flags = scored[0].flags - {"unterminated"} | {"tail_trimmed"}
+    analysis = QueryAnalysis(text="Which cities?", wants_recommendations=False, wants_practices=False, focus="Which cities?")
+    evidence = Evidence("Which cities?", "Which cities?", analysis, [], scored, np.zeros(3), frozenset())
+    draft = ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence)
+    assert quotes(draft)[0] == "The network published case studies on six cities, project website…"
+    statement = next(b for b in draft.blocks if isinstance(b, Statement))
+    assert statement.quotes == ["The network published case studies on six cities, project website"]  # verbatim

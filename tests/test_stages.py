@@ -16,7 +16,7 @@ from assistant.models import (
     ScoredSentence,
     Statement,
 )
-from assistant.scoring import CaseTable, IdfTable, fact_tokens, sentence_flags
+from assistant.scoring import CaseTable, IdfTable, fact_tokens, sentence_flags, trim_link_tail
 from assistant.settings import GateSettings
 
 REPORTS = [ReportMeta(source="r1.txt", title="Cities and states", short_citation="Doe 2020", aliases=["the cities study"])]
@@ -67,6 +67,20 @@ def test_kinds_of_sentence_that_are_not_quoted():
     assert "anaphor" in sentence_flags("It then opened a second office in the north.")
     assert "anaphor" in sentence_flags("The city opened a second office in the north of the town.")  # which city?
     assert not sentence_flags("Utrecht opened a second office in the north of the town.")
+
+
+def test_a_link_in_the_closing_clause_is_cut_off_not_the_sentence():
+    note = ("Research output of the project includes case studies on Amsterdam, Barcelona, Milan, Prague, Turku and "
+            "Warsaw, project website, <http://example.org/outputs.html>.")
+    head = trim_link_tail(note)
+    assert head is not None and note.startswith(head) and head.endswith("project website")
+    assert "markup" not in sentence_flags(head + "…")
+    # the link is not in the closing clause, the rest is too short, or what stays is a reference entry
+    assert trim_link_tail("See http://example.org/a.pdf for the whole list of the many cities that signed the charter in the end.") is None
+    assert trim_link_tail("Project website, <http://example.org>.") is None
+    assert trim_link_tail('A State-of-the-Art study for the Knowledge Project", ISMU Foundation, Milan, 2014, '
+                          "<http://example.org/a.pdf>.") is None
+    assert trim_link_tail("A sentence with no link in it at all, which is quoted whole.") is None
 
 
 def test_idf_weights_rare_terms_higher():
