@@ -105,6 +105,9 @@ class ExtractiveComposer:
             for_level = self._prefer_level(quotable, analysis, value)
         ranked = sorted(quotable, key=lambda x: value[x.key], reverse=True)
         top = value[ranked[0].key]
+        # the keep ratio is measured against the best sentence's own value: the level bonus orders the
+        # answer, it does not starve it of the sentences that follow the lead
+        plain_top = max(w * x.relevance + (1 - w) * x.prob for x in quotable)
         # "how many / when / which city": the sentence that gives that kind of fact comes first
         lead = self._fact_lead(ranked, analysis, value, top, for_level)
         if lead is not None:
@@ -114,7 +117,7 @@ class ExtractiveComposer:
         per_passage: dict[int, int] = {}
         words = 0
         for x in ranked:
-            if len(chosen) >= s.max_sentences or (chosen and value[x.key] < s.keep_ratio * top):
+            if len(chosen) >= s.max_sentences or (chosen and value[x.key] < s.keep_ratio * plain_top):
                 break
             if per_passage.get(x.hit_rank, 0) >= s.max_per_passage or self._redundant(x, chosen):
                 continue
