@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from .guard import without_asker
 from .models import QueryAnalysis, ReportMeta
 
 _RECOMMEND_Q = re.compile(
@@ -141,7 +142,8 @@ def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
         wants_recommendations=bool(_RECOMMEND_Q.search(question)),
         wants_practices=bool(_PRACTICE_Q.search(question)),
         named_sources=[source for source, _ in named],
-        focus=strip_report_names(question, [n for _, n in named]) if named else question,
+        # what the question is about: without the reports it names and what the asker says of themselves
+        focus=without_asker(strip_report_names(question, [n for _, n in named]) if named else question),
         asks=asks_for(question),
         comparative=bool(_COMPARATIVE.search(question)),
         levels=levels_asked(question),

@@ -83,10 +83,31 @@ def classify(question: str) -> str | None:
 _KEY_TERM = re.compile(r"(?<!^)(?<![.?!:]\s)\b([A-Z][a-zà-ÿ]{2,}|[A-Z]{2,}s?|(?:19|20)\d\d)\b")
 
 
+# where the asker says who they are ("I'm a clerk at a town hall in Anatolia.", "I work for a
+# municipality in the Rif.", "As a councillor in Kabylie, …"): the place they work in is context, not
+# what they ask about. Only statements of identity: "We are discussing …" or "Our city has many
+# Roma workers …" describe the situation asked about and stay.
+_ABOUT_THE_ASKER = re.compile(
+    r"(?:^|(?<=[.!?]\s))(?:I(?:['’]m| am) (?:a|an|the)\b|I (?:work|serve) (?:for|at|in|with)\b|"
+    r"I (?:live in|come from)\b)[^.?!]*[.!]\s*"
+    r"|^As an? [^,.?!]{1,80},\s*",
+    re.I,
+)
+
+
+def without_asker(question: str) -> str:
+    """The question without the sentences (or opening clause) in which the asker describes
+    themselves; the question itself when nothing else would be left."""
+    rest = _ABOUT_THE_ASKER.sub("", question).strip()
+    return rest if re.search(r"\w", rest) else question
+
+
 def unknown_terms(question: str, vocabulary: set[str]) -> list[str]:
     """Names, acronyms and years in the question that occur nowhere in the reports ("Japan",
     "COVID", "2023"): a question about them cannot be answered from the reports, however close its
-    other words come. ``vocabulary``: the lower-cased words of every passage."""
+    other words come; where the asker says where they work is not asked about. ``vocabulary``: the
+    lower-cased words of every passage."""
+    question = without_asker(question)
     missing = []
     for term in _KEY_TERM.findall(question.strip()):
         t = term.lower()

@@ -26,3 +26,21 @@ def test_a_question_about_something_the_reports_never_mention_is_declined_by_nam
 def test_named_places_the_reports_cover_are_answered(assistant):
     answer = assistant.ask("What did Nuremberg do to combine the federal integration courses with local language offers?")
     assert not answer.refused and "Nuremberg" in answer.answer
+
+
+def test_where_the_asker_works_is_not_asked_about():
+    from assistant.guard import without_asker
+
+    vocab = {"what", "did", "do", "the", "municipality", "of", "for", "its", "emigrants", "who", "usually", "got",
+             "these", "twinnings", "going", "german", "turkish"}
+    asked = "I'm a clerk at a town hall in Anatolia. Who usually got these German-Turkish twinnings going?"
+    assert without_asker(asked) == "Who usually got these German-Turkish twinnings going?"
+    assert unknown_terms(asked, vocab) == []
+    assert without_asker("As a councillor in Kabylie, what do the reports say?") == "what do the reports say?"
+    # the place asked about is still unknown, wherever the asker works
+    assert unknown_terms("I work in Kabylie. What did the municipality of Tizi Ouzou do for its emigrants?", vocab) == [
+        "Tizi", "Ouzou"]
+    # a description of the situation is part of the question, not of the asker
+    situation = "We are discussing at the ministry whether integration belongs with foreign affairs. Has anyone?"
+    assert without_asker(situation) == situation
+    assert without_asker("I am a mayor.") == "I am a mayor."  # nothing else would be left
