@@ -36,7 +36,7 @@ from .journal import Journal, write_json_atomic
 from .locking import holder, say_waiting, writer_lock
 from .models import Passage, ReportMeta
 from .settings import Settings
-from .text import bm25_tokenize
+from .text import TEXT_VERSION, bm25_tokenize
 
 log = logging.getLogger(__name__)
 STATE_FILE = "state.json"
@@ -55,6 +55,7 @@ def _signature(settings: Settings, sources: list[SourceFile]) -> dict:
         # (onnx and sentence-transformers, both float32): switching between them keeps the index
         "encoder": vector_space(settings),
         "chunking_version": CHUNKING_VERSION,
+        "text_version": TEXT_VERSION,  # the BM25 tokens
         "passage_words": [settings.passage_min_words, settings.passage_target_words, settings.passage_max_words],
         "sources": {s.meta.source: s.sha256 for s in sources},
         # titles, citations and years are stored in every passage: a change of them is a change

@@ -40,8 +40,23 @@ def words(text: str) -> list[str]:
     return out
 
 
+# bump when the tokens change: the BM25 index stores them (assistant/index.py puts it in the signature)
+TEXT_VERSION = 2
+
+
+@lru_cache(maxsize=1)
+def _american() -> dict[str, str]:
+    """British spellings and their American forms (1,730 pairs from breame): reports and askers mix
+    "organisation" and "organization", "labour" and "labor", "programme" and "program"."""
+    from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
+
+    return BRITISH_ENGLISH_SPELLINGS
+
+
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return _stemmer().stemWord(word)
+    """The stem of a lower-case word, one for both spellings of a word with British and American forms."""
+    return _stemmer().stemWord(_american().get(word, word))
 
 
 def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:

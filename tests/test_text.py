@@ -1,0 +1,17 @@
+"""Lexical helpers: one stem for both spellings of a word, so a British question finds an American
+passage (and the other way round) in BM25 and in the term-coverage scores."""
+
+from assistant.text import content_terms, stem
+
+
+def test_british_and_american_spellings_share_a_stem():
+    for british, american in [("organisations", "organizations"), ("labour", "labor"), ("programme", "program"),
+                               ("centre", "center"), ("mobilise", "mobilize"), ("neighbourhood", "neighborhood")]:
+        assert stem(british) == stem(american), (british, american)
+    assert content_terms("migrant organisations run the labour programme") == content_terms(
+        "migrant organizations run the labor program")
+
+
+def test_words_with_one_spelling_are_left_alone():
+    # "-ise" words that are not British spellings keep their own stem
+    assert stem("otherwise") == "otherwis" and stem("rise") == "rise" and stem("enterprise") == "enterpris"
