@@ -124,7 +124,14 @@ class ComposeSettings(BaseModel):
         description="For 'how many' / 'when' / 'which city' questions, the best sentence giving a number / year / name leads if it reaches this share of the best rank.",
     )
     place_lead_ratio: float = Field(
-        0.8, description="For 'which city / where' questions, a sentence naming a place leads if it reaches this share of the best rank."
+        0.8, description="For 'where …' questions, a sentence naming a place leads if it reaches this share of the best rank."
+    )
+    asked_place_lead_ratio: float = Field(
+        0.5,
+        description=(
+            "The same share when the question asks for a place outright ('Has any city …?', 'which town …', 'one German "
+            "city'): the sentence naming it leads ('Nuremberg was able to fuse …' before the background)."
+        ),
     )
     part_cover_ratio: float = Field(
         0.85,

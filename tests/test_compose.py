@@ -222,3 +222,16 @@ def test_a_sentence_cut_before_its_link_clause_is_marked():
     assert quotes(draft)[0] == "The network published case studies on six cities, project website…"
     statement = next(b for b in draft.blocks if isinstance(b, Statement))
     assert statement.quotes == ["The network published case studies on six cities, project website"]  # verbatim
+
+
+def test_a_question_asking_for_a_place_outright_leads_with_the_place():
+    p = passage("p1", ["Most cities welcomed the federal courses and kept their own classes as well.",
+                       "Utrecht fused the federal courses with its own classes into one office for newcomers."])
+    probs = {(0, 0): 0.9, (0, 1): 0.5}
+    draft = compose(World([p]), probs, question="Has any city linked the federal courses with its own classes?",
+                    asks=frozenset({"name"}))
+    assert quotes(draft)[0].startswith("Utrecht fused")
+    # "where …" is a weaker sign: the place sentence leads only when nearly as close as the best
+    draft = compose(World([p]), probs, question="Where were the federal courses linked with local classes?",
+                    asks=frozenset({"name"}))
+    assert quotes(draft)[0].startswith("Most cities welcomed")
