@@ -28,34 +28,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_load import RssSampler, free_port, load_questions, percentile, tree_cpu_s, tree_rss_mb  # noqa: E402
+from bench_load import (  # noqa: E402
+    RssSampler, free_port, load_questions, percentile, start_server, tree_cpu_s, tree_rss_mb, wait_until_up)
 
 REPO = Path(__file__).resolve().parent.parent
 GOALS = {"p95_ms": 1500.0, "errors": 0, "peak_rss_mb": 1536.0}
-
-
-def start_server(port: int) -> subprocess.Popen:
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
-    cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)]
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 300) -> float:
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode}:\n{proc.stdout.read()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url + "v1/models", timeout=2) as r:
-                if r.status == 200:
-                    return time.perf_counter() - t0
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"the server did not come up within {timeout} s")
 
 
 def messages_for(q: dict) -> list[dict]:
@@ -222,7 +202,7 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}/"
     proc = start_server(port)
     try:
-        startup = wait_until_up(url, proc)
+        startup = wait_until_up(url, proc, probe="v1/models")
         idle_rss = tree_rss_mb(proc.pid)
         import openai
 

@@ -101,21 +101,28 @@ def load_questions() -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def start_server(port: int, concurrency: int | None) -> subprocess.Popen:
+def start_server(port: int, concurrency: int | None = None, passcode: str | None = None) -> subprocess.Popen:
+    """`policy-assistant serve` on ``port`` from this checkout (bench_api and bench_soak use it too)."""
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
     if concurrency:
         env["POLICY_ASSISTANT_WEB_CONCURRENCY"] = str(concurrency)
     cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)]
+    if passcode:
+        cmd += ["--passcode", passcode]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 300) -> float:
+def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 300, probe: str = "config",
+                  passcode: str | None = None) -> float:
+    """Seconds until ``url + probe`` answers 200 (with the passcode as a Bearer token when given)."""
     t0 = time.perf_counter()
+    headers = {"Authorization": f"Bearer {passcode}"} if passcode else {}
+    request = urllib.request.Request(url + probe, headers=headers)
     while time.perf_counter() - t0 < timeout:
         if proc.poll() is not None:
             raise SystemExit(f"the server exited with {proc.returncode}:\n{proc.stdout.read()[-3000:]}")
         try:
-            with urllib.request.urlopen(url + "config", timeout=2) as r:
+            with urllib.request.urlopen(request, timeout=2) as r:
                 if r.status == 200:
                     return time.perf_counter() - t0
         except OSError:

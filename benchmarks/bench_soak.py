@@ -32,36 +32,15 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_load import free_port, load_questions, percentile, tree_cpu_s, tree_rss_mb  # noqa: E402
+from bench_load import (  # noqa: E402
+    free_port, load_questions, percentile, start_server, tree_cpu_s, tree_rss_mb, wait_until_up)
 
 REPO = Path(__file__).resolve().parent.parent
 DOORS = ("gradio", "openai", "rest")
 GOALS = {"errors": 0, "rss_growth_pct": 5.0}
-
-
-def start_server(port: int, passcode: str) -> subprocess.Popen:
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
-    cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--passcode", passcode]
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_until_up(url: str, passcode: str, proc: subprocess.Popen, timeout: float = 300) -> float:
-    t0 = time.perf_counter()
-    request = urllib.request.Request(url + "v1/models", headers={"Authorization": f"Bearer {passcode}"})
-    while time.perf_counter() - t0 < timeout:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode}:\n{proc.stdout.read()[-3000:]}")
-        try:
-            with urllib.request.urlopen(request, timeout=2) as r:
-                if r.status == 200:
-                    return time.perf_counter() - t0
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"the server did not come up within {timeout} s")
 
 
 def check(answer) -> str | None:
@@ -192,9 +171,9 @@ def main() -> int:
     questions = load_questions()
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    proc = start_server(port, args.passcode)
+    proc = start_server(port, passcode=args.passcode)
     try:
-        startup = wait_until_up(url, args.passcode, proc)
+        startup = wait_until_up(url, proc, probe="v1/models", passcode=args.passcode)
         for door in DOORS:  # warm every door once
             _Door(door, url, args.passcode, 0).ask(questions[0]["question"], [])
         idle_rss = tree_rss_mb(proc.pid)

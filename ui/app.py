@@ -149,6 +149,23 @@ class WebChat:
         return app
 
     @staticmethod
+    def _chatbot(label: str, elem_id: str, placeholder: str) -> gr.Chatbot:
+        """A conversation view: answers are rendered inert (no HTML tags, no LaTeX) and grow with the
+        page up to most of the screen."""
+        return gr.Chatbot(
+            label=label,
+            height=None,
+            min_height=140,
+            max_height="72vh",
+            sanitize_html=True,
+            allow_tags=False,
+            latex_delimiters=[],
+            elem_id=elem_id,
+            buttons=["copy"],
+            placeholder=placeholder,
+        )
+
+    @staticmethod
     def _close_button(label: str) -> gr.Button:
         """The drawer's close button (shown on narrow screens only): client-side, no server call."""
         btn = gr.Button(label, size="sm", elem_classes=["pa-drawer-close"])
@@ -171,17 +188,10 @@ class WebChat:
                         with gr.Accordion(f"Workshop scenarios — {ws.title}", open=True, elem_id="pa-scenarios"):
                             if ws.description:
                                 gr.Markdown(ws.description)
-                    self.chat = gr.Chatbot(
-                        label="Conversation",
-                        height=None,
-                        min_height=140,
-                        max_height="72vh",
-                        sanitize_html=True,
-                        allow_tags=False,
-                        latex_delimiters=[],
-                        elem_id="pa-chat",
-                        buttons=["copy"],
-                        placeholder="Ask a question about integration policy, or pick "
+                    self.chat = self._chatbot(
+                        "Conversation",
+                        "pa-chat",
+                        "Ask a question about integration policy, or pick "
                         + ("a scenario question below." if ws else "a starter question below."),
                     )
                     self.box = gr.Textbox(
@@ -269,17 +279,10 @@ class WebChat:
             with gr.Row(elem_id="pa-fac-row", equal_height=False):
                 with gr.Column(scale=3, min_width=280):
                     self.fac_pick = gr.Dropdown([], value=None, label="Open a participant's conversation", elem_id="pa-fac-pick", interactive=True)
-                    self.fac_chat = gr.Chatbot(
-                        label="The participant's conversation",
-                        height=None,
-                        min_height=140,
-                        max_height="72vh",
-                        sanitize_html=True,
-                        allow_tags=False,
-                        latex_delimiters=[],
-                        elem_id="pa-fac-chat",
-                        buttons=["copy"],
-                        placeholder="Choose a conversation above: its questions, answers and citations appear here.",
+                    self.fac_chat = self._chatbot(
+                        "The participant's conversation",
+                        "pa-fac-chat",
+                        "Choose a conversation above: its questions, answers and citations appear here.",
                     )
                 with gr.Column(scale=2, min_width=280, elem_id="pa-fac-col", elem_classes=["pa-drawer"]):
                     self._close_button("Close the sources")
