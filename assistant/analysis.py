@@ -42,6 +42,11 @@ _ASK_NAME = re.compile(
     r"municipality|region|organi[sz]ation)|where)\b",
     re.I,
 )
+# a place asked for outright ("which town", "Has any city …?", "one German city"), a stronger sign than "where"
+_ASK_PLACE = re.compile(
+    r"\b(?:which|what|any|one|some|a|an)\s+(?:\w+\s+)?(?:cit(?:y|ies)|towns?|municipalit(?:y|ies)|regions?|countr(?:y|ies))\b",
+    re.I,
+)
 _ASK_REASON = re.compile(
     r"\b(why|reasons?|obstacles?|barriers?|hurdles?|challenges?|problems?|stands? in the way|difficult\w*|"
     r"struggle\w*|clash\w*|tensions?|conflicts?|complain\w*|criticis\w*|go wrong|fail\w*)\b",
@@ -85,6 +90,11 @@ def strip_report_names(question: str, names: list[str]) -> str:
     for name in names:
         text = re.sub(r"(?i)\b(the |in the |according to the )?" + r"\W+".join(map(re.escape, name.split())) + r"\b", " ", text)
     return " ".join(text.split()) or question
+
+
+def asks_for_place(question: str) -> bool:
+    """Does the question ask for a place outright ("Has any city …?"), not merely "where …"?"""
+    return bool(_ASK_PLACE.search(question))
 
 
 def asks_for(question: str) -> frozenset[str]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from .analysis import asks_for_place
 from .catalogue import label_passage
 from .counted import counted_noun, gives_count
 from .extraction import RELATED_LEVELS, country_of_place, place_names
@@ -37,10 +38,6 @@ from .settings import ComposeSettings
 from .taxonomy import level_label
 
 _PLACE_WORD = re.compile(r"\b(cit(?:y|ies)|towns?|countr(?:y|ies)|regions?|municipalit(?:y|ies)|where)\b", re.I)
-_ASKS_PLACE = re.compile(
-    r"\b(?:which|what|any|one|some|a|an)\s+(?:\w+\s+)?(?:cit(?:y|ies)|towns?|municipalit(?:y|ies)|regions?|countr(?:y|ies))\b",
-    re.I,
-)
 _MODAL = re.compile(r"\b(should|must|ought to|need(?:s)? to|would do well|could|is (?:key|essential|crucial|important))\b", re.I)
 _QUESTION_NAMES = FEATURES.index("question_names")
 _CAPITALISED = re.compile(r"\b[A-ZÀ-Ý][\w’'-]+")
@@ -262,7 +259,7 @@ class ExtractiveComposer:
                     # a place is a weaker sign than a figure ("Where do states and cities clash?" asks
                     # no place): it leads only when nearly as close to the question as the best;
                     # "Has any city …?", "which town …", "one German city" ask for one outright
-                    ratio = (self.settings.asked_place_lead_ratio if _ASKS_PLACE.search(question)
+                    ratio = (self.settings.asked_place_lead_ratio if asks_for_place(question)
                              else self.settings.place_lead_ratio)
                     if value[x.key] >= ratio * top and any(
                         p.lower() not in question for p in place_names(x.text)
