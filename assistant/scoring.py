@@ -206,6 +206,9 @@ _MARKUP = re.compile(
 UNQUOTABLE = frozenset({"biblio", "markup", "short", "unterminated", "question", "title"})
 # where a sentence's closing reference clause starts: "…, KING project website, <http://…>."
 _CLAUSE_BREAK = re.compile(r",\s+|;\s+|\s+\(|\s+<|\s+\[|:\s+")
+# what is left of a reference-list entry once its link is cut: a cited title ('…Project", ISMU
+# Foundation') or a closing year ('Milan, 2014')
+_REFERENCE_HEAD = re.compile(r"[”\"]\s*,|\b(?:19|20)\d\d[a-z]?\)?\s*$|\bp{1,2}\.\s*\d+\s*$")
 
 
 def trim_link_tail(text: str, min_words: int = 8, max_tail_words: int = 12) -> str | None:
@@ -225,11 +228,6 @@ def trim_link_tail(text: str, min_words: int = 8, max_tail_words: int = 12) -> s
     if len(head.split()) < min_words or _MARKUP.search(head) or BIBLIO.search(head) or _REFERENCE_HEAD.search(head):
         return None
     return head
-
-
-# what is left of a reference-list entry once its link is cut: a cited title ('…Project", ISMU
-# Foundation') or a closing year ('Milan, 2014')
-_REFERENCE_HEAD = re.compile(r"[”\"]\s*,|\b(?:19|20)\d\d[a-z]?\)?\s*$|\bp{1,2}\.\s*\d+\s*$")
 
 
 class SentenceScorer:
