@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from .counted import counted_noun, gives_count, gives_figure_of, measured_subject
+from .domain import get_domain
 from .guard import unknown_terms
 from .models import (
     GateDecision,
@@ -35,6 +36,7 @@ from .settings import GateSettings
 MISSING_FACT_TEXT = {
     "number": "The reports do not give this figure. What they say on the topic:",
     "year": "The reports do not give this date. What they say on the topic:",
+    "place": "The reports do not name such a place. What they say on the topic:",
 }
 # sections that describe the document rather than a topic are not offered as "nearest topics"
 _DOCUMENT_PARTS = ("introduction", "summary", "conclusion", "contents", "references", "bibliography", "notes",
@@ -79,8 +81,14 @@ class Gate:
         ("13 Greek municipalities", an amount of money), not just any number near the topic, and a
         "what is the budget / rate / share of X" question a sentence that gives that kind of figure
         and names X (in it or in the sentence before)."""
-        wanted = [k for k in ("number", "year") if k in analysis.asks]
         quotable = [x for x in scored if not (x.flags & UNQUOTABLE)]
+        if "name" in analysis.asks and quotable and self.settings.place_pair_check:
+            # "Which Philippine towns are twinned with an Italian city?": some sentence must tie places of
+            # every country the question names, not just mention each on its own
+            asked = _countries(analysis.text)
+            if len(asked) >= 2 and not any(asked <= _countries(f"{_previous_sentence(x)} {x.text}") for x in quotable):
+                return "place"
+        wanted = [k for k in ("number", "year") if k in analysis.asks]
         if not wanted or not quotable:
             return None
         probable = sorted(quotable, key=lambda x: x.relevance, reverse=True)[: self.settings.missing_fact_sentences]
@@ -97,6 +105,11 @@ class Gate:
             elif not any(v == kind and k not in question for x in probable for k, v in x.facts.items()):
                 return kind
         return None
+
+
+def _countries(text: str) -> set[str]:
+    """The countries of the places, countries and demonyms named in ``text`` (the gazetteer's)."""
+    return {country for _, _, _, country, _ in get_domain().find_places(text) if country}
 
 
 def _previous_sentence(x: ScoredSentence) -> str:

@@ -97,6 +97,14 @@ class GateSettings(BaseModel):
             "figures the report does not give (evals/user_reports: refusal accuracy 0.33 -> 0.83)."
         ),
     )
+    place_pair_check: bool = Field(
+        True,
+        description=(
+            "A 'which place' question naming places of two or more countries ('Which Philippine towns are twinned with "
+            "an Italian city?') is answered only if a retrieved sentence (with the one before it) names places of all of "
+            "them; otherwise the reply says the reports name no such place and quotes what they do say."
+        ),
+    )
     missing_fact_sentences: int = Field(
         10,
         description=(

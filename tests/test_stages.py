@@ -126,6 +126,27 @@ def test_a_figure_the_passages_do_not_give_is_a_missing_fact():
     assert given.answer
 
 
+def test_a_budget_of_something_else_is_a_missing_fact():
+    text = "Up to 70,000 euros were granted to a municipal partnership by the national programme."
+    q = "What is the annual budget of the Urban Partnership on Inclusion?"
+    d = decide(q, text, 0.7, 0.8, facts={"70,000": "number"})
+    assert not d.answer and d.reason == "missing_fact" and d.missing == "number"
+    given = "The Urban Partnership on Inclusion received 2 million euros for its annual budget."
+    assert decide(q, given, 0.7, 0.8, facts={"2": "number"}).answer
+
+
+def test_a_pair_of_places_no_sentence_ties_is_a_missing_place():
+    q = "Which Moroccan towns are twinned with a Belgian city?"
+    apart = "Moroccan towns have many twinnings with Dutch cities, and Belgian cities host many Moroccans."
+    # the sentence names Morocco and Belgium, so it passes; one naming only Morocco and the Netherlands does not
+    assert decide(q, apart, 0.7, 0.8).answer
+    dutch = "Nador, a town in Morocco, is twinned with the Dutch city of Utrecht."
+    d = decide(q, dutch, 0.7, 0.8)
+    assert not d.answer and d.reason == "missing_fact" and d.missing == "place"
+    # a question opening with "Can" names no French town
+    assert decide("Can you name a Moroccan town twinned with a Dutch city?", dutch, 0.7, 0.8).answer
+
+
 def test_a_decline_names_topics_but_not_document_parts():
     hits = [Hit(0, passage("a", "x", section="Introduction"), 1, 0.5, 0, 0),
             Hit(1, passage("b", "y", section="3. Funding of local desks"), 1, 0.5, 1, 1),
