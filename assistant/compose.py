@@ -104,6 +104,9 @@ class ExtractiveComposer:
         for_level: set = set()
         if analysis.levels and self.catalogue is not None:
             for_level = self._prefer_level(quotable, analysis, value)
+            quotable = [x for x in quotable if x.key in value] or quotable
+            for x in quotable:
+                value.setdefault(x.key, w * x.relevance + (1 - w) * x.prob)
         ranked = sorted(quotable, key=lambda x: value[x.key], reverse=True)
         top = value[ranked[0].key]
         # the keep ratio is measured against the best sentence's own value: the level bonus orders the
@@ -180,6 +183,11 @@ class ExtractiveComposer:
                 exact.add(x.key)
             elif record.level in related:
                 value[x.key] += self.settings.level_bonus / 2
+            elif (record.kind == "recommendation" and wanted and all(w.startswith("origin_") for w in wanted)
+                  and (record.level or "").startswith(("eu", "destination_"))):
+                # what an origin-country authority can do is not answered by advice to the EU or to a
+                # destination government ("The Commission should include small and rural municipalities")
+                del value[x.key]
         return exact
 
     def _catalogue_statements(

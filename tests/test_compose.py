@@ -235,3 +235,39 @@ def test_a_question_asking_for_a_place_outright_leads_with_the_place():
     draft = compose(World([p]), probs, question="Where were the federal courses linked with local classes?",
                     asks=frozenset({"name"}))
     assert quotes(draft)[0].startswith("Most cities welcomed")
+
+
+class Catalogue:
+    """The catalogue's records of some sentences: (level, kind) by sentence text."""
+
+    def __init__(self, records: dict[str, tuple[str, str]]):
+        self.records = records
+
+    def record_for(self, source: str, text: str):
+        level, kind = self.records.get(text, (None, None))
+        return SimpleNamespace(level=level, kind=kind) if kind else None
+
+    def filter(self, **criteria):
+        return []
+
+    def relabel(self, source: str, text: str, label):
+        return label
+
+
+def test_advice_to_the_eu_is_no_answer_to_what_an_origin_town_hall_can_do():
+    own = "Municipalities of origin should reach out to emigrants through hometown associations."
+    eu = "The Commission should include small and rural municipalities in its activities."
+    world = World([passage("p1", [own]), passage("p2", [eu], source="r2.txt")])
+    catalogue = Catalogue({own: ("origin_municipality", "recommendation"), eu: ("eu", "recommendation")})
+
+    def answer(levels):
+        question = "We are a small municipality in Morocco. What could our town hall do for our emigrants?"
+        analysis = QueryAnalysis(text=question, wants_recommendations=True, wants_practices=False, focus=question,
+                                 levels=levels)
+        evidence = Evidence(question, question, analysis, [], world.scored({(0, 0): 0.7, (1, 0): 0.9}), np.zeros(3),
+                            frozenset())
+        return " ".join(quotes(ExtractiveComposer(world, ComposeSettings(), catalogue=catalogue).compose(evidence)))
+
+    assert "Municipalities of origin" in answer(("origin_municipality",)) and "Commission" not in answer(("origin_municipality",))
+    # a destination city's question may well be answered by what the EU should do for it
+    assert "Commission" in answer(("destination_city",))
