@@ -302,6 +302,8 @@ class ExtractiveComposer:
                 item = by_key.get((x.hit_rank, x.pos + 1))
                 if item is not None and item.key not in have and not (item.flags & _CONTEXT_BLOCKERS):
                     needed.append(item)
+            if "open_quote" in x.flags:
+                needed.extend(self._quotation_rest(x, by_key, have))
             current = x
             for _ in range(2):  # "In order to fulfil this role, ZAM …" after "It set up a … (ZAM)": two back at most
                 if not ({"anaphor", "connective", "demonstrative"} & current.flags):
@@ -317,11 +319,39 @@ class ExtractiveComposer:
             if words() + extra <= budget:
                 out.extend(needed)
                 have.update(n.key for n in needed)
-        # a lead-in without its items, or an "It …" sentence whose antecedent could not come, is not quoted alone
+        # a lead-in without its items, a quotation cut before it closes, or an "It …" sentence whose
+        # antecedent could not come, is not quoted alone
         out = [x for x in out if "leadin" not in x.flags or (x.hit_rank, x.pos + 1) in have]
+        out = [x for x in out if "open_quote" not in x.flags or self._closed_by(x, have, by_key)]
         out = [x for x in out if not (_needs_antecedent(x) and (x.hit_rank, x.pos - 1) not in have) or len(out) == 1]
         return out
 
+
+    @staticmethod
+    def _quotation_rest(x: ScoredSentence, by_key: dict, have: set, limit: int = 2) -> list[ScoredSentence]:
+        """The sentences after ``x`` up to the one that closes the quotation ``x`` opens (at most
+        ``limit``); none when it does not close by then."""
+        rest: list[ScoredSentence] = []
+        for k in range(1, limit + 1):
+            nxt = by_key.get((x.hit_rank, x.pos + k))
+            if nxt is None or nxt.flags & _CONTEXT_BLOCKERS:
+                return []
+            if nxt.key not in have:
+                rest.append(nxt)
+            if "close_quote" in nxt.flags:
+                return rest
+        return []
+
+    @staticmethod
+    def _closed_by(x: ScoredSentence, have: set, by_key: dict, limit: int = 2) -> bool:
+        """Is the quotation ``x`` opens closed by a sentence that is quoted too?"""
+        for k in range(1, limit + 1):
+            key = (x.hit_rank, x.pos + k)
+            if key not in have:
+                return False
+            if "close_quote" in by_key[key].flags:
+                return True
+        return False
 
     @staticmethod
     def _quotes(chosen: list[ScoredSentence], starts: set = frozenset()) -> list[Quote]:

@@ -168,6 +168,25 @@ def fact_tokens(text: str, case: CaseTable) -> dict[str, str]:
     return out
 
 
+# quotation marks: curly double, single opening a quote (after a space or bracket) and closing one
+# (before a space, punctuation or the end: "migrants’ links" is an apostrophe that also reads so)
+_SINGLE_OPEN = re.compile(r"(?:^|(?<=[\s(\[—–-]))‘")
+_SINGLE_CLOSE = re.compile(r"’(?=[\s.,;:!?)\]…—–-]|$)")
+
+
+def quote_balance(text: str) -> int:
+    """Quotations a sentence opens minus those it closes: > 0 when it opens one that goes on into
+    the next sentence ("As the mayor put it, ‘It was obvious …."), < 0 when it closes one opened
+    before."""
+    balance = text.count("“") - text.count("”")
+    balance += len(_SINGLE_OPEN.findall(text)) - len(_SINGLE_CLOSE.findall(text))
+    if text.count('"') % 2:  # an odd straight quote: opening when it stands before a word
+        i = text.rindex('"')
+        opening = (i == 0 or text[i - 1] in " \t([") and text[i + 1 : i + 2].isalnum()
+        balance += 1 if opening else -1
+    return balance
+
+
 def sentence_flags(text: str) -> frozenset[str]:
     """Kinds of sentence that matter for quoting (see ``compose``)."""
     t = text.strip()
@@ -194,6 +213,11 @@ def sentence_flags(text: str) -> frozenset[str]:
         f.add("demonstrative")
     if len(t.split()) > 70:
         f.add("long")
+    balance = quote_balance(t)
+    if balance > 0:
+        f.add("open_quote")
+    elif balance < 0:
+        f.add("close_quote")
     return frozenset(f)
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from assistant.chunking import split_sentences
 from assistant.cleaning import fix_ligatures, fix_unicode, match_tokens, text_in_span
-from assistant.scoring import BIBLIO, CONNECTIVE, INNER_CONNECTIVE, META
+from assistant.scoring import BIBLIO, CONNECTIVE, INNER_CONNECTIVE, META, quote_balance
 
 QUESTION_TYPES = ("practice", "recommendation", "factoid", "cross_report", "followup", "unanswerable")
 
@@ -308,6 +308,7 @@ ARTIFACT_KINDS = (
     "spacing",
     "glued_heading",
     "fragment_start",
+    "unclosed_quote",
 )
 _FLAG = re.compile(r"\s*⚠️\s*_\(not supported by the cited passages\)_")  # assistant.assemble.FLAG
 _LABEL = re.compile(r"^\*[^*\n]{1,120}?:\*\s+")  # "*Nuremberg (Germany), city:* "
@@ -428,7 +429,8 @@ def artifacts(answer: str, vocabulary: frozenset[str] | set[str] | None = None) 
     - ``glued_heading``: a lower-case word followed, with no punctuation, by a capitalised clause
       opener ("… corridor On the German side …") or by a capitalised common word ("… local level
       Material resources …", common = ``vocabulary``, by default ``corpus_vocabulary()``);
-    - ``fragment_start``: opens in lower case without the "…" trim marker ("turns attention to …").
+    - ``fragment_start``: opens in lower case without the "…" trim marker ("turns attention to …");
+    - ``unclosed_quote``: opens a quotation it does not close ("As the mayor put it, ‘It was …").
 
     ``text`` is the statement, the sentence or a snippet around the match."""
     vocab = corpus_vocabulary() if vocabulary is None else vocabulary
@@ -450,6 +452,8 @@ def artifacts(answer: str, vocabulary: frozenset[str] | set[str] | None = None) 
             add("leadin_without_items", st)
         if not trimmed and body[0].islower() and not _NAME_PARTICLE.match(body):
             add("fragment_start", st)
+        if quote_balance(body) > 0:
+            add("unclosed_quote", st)
         for a, b in split_sentences(body):
             sentence = body[a:b].strip()
             if BIBLIO.search(sentence):

@@ -271,3 +271,18 @@ def test_advice_to_the_eu_is_no_answer_to_what_an_origin_town_hall_can_do():
     assert "Municipalities of origin" in answer(("origin_municipality",)) and "Commission" not in answer(("origin_municipality",))
     # a destination city's question may well be answered by what the EU should do for it
     assert "Commission" in answer(("destination_city",))
+
+
+def test_a_quotation_comes_whole_or_not_at_all():
+    p = passage("p1", ["As the mayor put it, ‘It was obvious that these people were torn between two countries.",
+                       "We had to do something.’",
+                       "The town then opened an office for its emigrants abroad."])
+    world = World([p])
+    # the sentence that opens the quotation brings the one that closes it
+    draft = compose(world, {(0, 0): 0.9})
+    assert quotes(draft) == [p.sentences[0] + " " + p.sentences[1]]
+    # and is left out when the quotation does not close within two sentences
+    q = passage("q1", ["As the mayor put it, ‘It was obvious that these people were torn between two countries.",
+                       "We had to do something.", "We did.", "The town then opened an office for its emigrants abroad."])
+    draft = compose(World([q]), {(0, 0): 0.9, (0, 3): 0.8})
+    assert all("mayor" not in x for x in quotes(draft)) and any("office" in x for x in quotes(draft))

@@ -229,6 +229,9 @@ VOCAB = frozenset({"material", "integration", "resources"})  # the reports' comm
         ("turns attention to integration policy in the multi-level context. [1]", ["fragment_start"]),
         ("van Ewijk describes the partnerships. [1]", []),
         ("Nuremberg set up a one-stop shop for language learning. [1]", []),
+        ("As the mayor put it, ‘It was obvious that they were torn. [1]", ["unclosed_quote"]),
+        ("As the mayor put it, ‘It was obvious.’ He acted. [1]", []),
+        ("The migrants’ links to home are strong. [1]", []),  # an apostrophe, not a quotation
     ],
 )
 def test_artifacts(answer, kinds):
