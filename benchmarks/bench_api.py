@@ -21,7 +21,6 @@ when a goal is missed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -32,7 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_load import (  # noqa: E402
-    RssSampler, free_port, load_questions, percentile, start_server, tree_cpu_s, tree_rss_mb, wait_until_up)
+    RssSampler, answer_problem, free_port, load_questions, percentile, start_server, tree_cpu_s, tree_rss_mb,
+    wait_until_up, write_result)
 
 REPO = Path(__file__).resolve().parent.parent
 GOALS = {"p95_ms": 1500.0, "errors": 0, "peak_rss_mb": 1536.0}
@@ -43,11 +43,7 @@ def messages_for(q: dict) -> list[dict]:
 
 
 def check(extra) -> str | None:
-    if not isinstance(extra, dict) or "citations" not in extra or "refused" not in extra:
-        return "no policy_assistant field"
-    if not extra["refused"] and not extra["citations"]:
-        return "an answer without citations"
-    return None
+    return answer_problem(extra, "no policy_assistant field")
 
 
 def ask_once(client, q: dict, stream: bool) -> tuple[float | None, str | None]:
@@ -247,12 +243,7 @@ def main() -> int:
         "reps": args.reps, "cpu_count": os.cpu_count(), "server_startup_s": round(startup, 1), "idle_rss_mb": round(idle_rss, 1),
         "median": med, "goals": goals, "runs": runs,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(json.dumps({"median": med, "goals": goals}, indent=2))
-    print(f"written to {out}")
-    return 0 if all(goals.values()) else 1
+    return write_result(args.out, result, {"median": med, "goals": goals})
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,9 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_load import free_port, tree_memory_mb  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 MODES = ("build", "reload", "ask", "cold-ask", "serve")
@@ -111,34 +113,6 @@ def cold_ask(code: Path, data: Path) -> dict:
     return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "load1": load}
 
 
-def tree_rss_mb(pid: int) -> tuple[float, float]:
-    """(RSS, peak RSS) in MB of a process and all its descendants, from /proc (Linux)."""
-    rss = hwm = 0
-    todo, seen = [pid], set()
-    while todo:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    rss += int(line.split()[1])
-                elif line.startswith("VmHWM:"):
-                    hwm += int(line.split()[1])
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo.extend(int(k) for k in (task / "children").read_text().split())
-        except (OSError, ValueError):
-            continue
-    return rss / 1024, hwm / 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve(code: Path, data: Path, timeout: float = 300) -> dict:
     """Start `serve` on the existing index; seconds until GET / answers 200, RSS at that moment."""
     load = load1()
@@ -159,7 +133,7 @@ def serve(code: Path, data: Path, timeout: float = 300) -> dict:
             except OSError:
                 time.sleep(0.05)
         seconds = time.perf_counter() - t0
-        rss, hwm = tree_rss_mb(proc.pid)
+        rss, hwm = tree_memory_mb(proc.pid)
     finally:
         proc.terminate()
         try:

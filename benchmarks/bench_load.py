@@ -39,9 +39,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tree_rss_mb(pid: int) -> float:
-    """RSS of a process and all its descendants, from /proc (Linux)."""
-    total, todo, seen = 0, [pid], set()
+def tree_memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, peak RSS) in MB of a process and all its descendants, from /proc (Linux)."""
+    rss = hwm = 0
+    todo, seen = [pid], set()
     while todo:
         p = todo.pop()
         if p in seen:
@@ -50,14 +51,40 @@ def tree_rss_mb(pid: int) -> float:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-                    break
+                    rss += int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm += int(line.split()[1])
             for task in Path(f"/proc/{p}/task").iterdir():
-                kids = (task / "children").read_text().split()
-                todo.extend(int(k) for k in kids)
+                todo.extend(int(k) for k in (task / "children").read_text().split())
         except (OSError, ValueError):
             continue
-    return total / 1024
+    return rss / 1024, hwm / 1024
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS in MB of a process and all its descendants."""
+    return tree_memory_mb(pid)[0]
+
+
+def answer_problem(answer, missing: str = "not an answer") -> str | None:
+    """What is wrong with an answer's JSON (the Answer, or the OpenAI route's policy_assistant field):
+    ``missing`` when it is not one, or an answer without citations; None when it is fine."""
+    if not isinstance(answer, dict) or "refused" not in answer or "citations" not in answer:
+        return missing
+    if not answer["refused"] and not answer["citations"]:
+        return "an answer without citations"
+    return None
+
+
+def write_result(path: str, result: dict, shown: dict | None = None) -> int:
+    """Write ``result`` as JSON to ``path``, print ``shown`` (default: all of it); the exit code is 0
+    when every goal in ``result["goals"]`` holds."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(json.dumps(result if shown is None else shown, indent=2))
+    print(f"written to {out}")
+    return 0 if all(result["goals"].values()) else 1
 
 
 def tree_cpu_s(pid: int) -> float:
@@ -294,12 +321,7 @@ def main() -> int:
         "goals": goals,
         "runs": runs,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(json.dumps({"median": med, "goals": goals}, indent=2))
-    print(f"written to {out}")
-    return 0 if all(goals.values()) else 1
+    return write_result(args.out, result, {"median": med, "goals": goals})
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ exits 1 unless there are no errors and the RSS grew by at most 5 % after the war
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -36,19 +35,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_load import (  # noqa: E402
-    free_port, load_questions, percentile, start_server, tree_cpu_s, tree_rss_mb, wait_until_up)
+    answer_problem, free_port, load_questions, percentile, start_server, tree_cpu_s, tree_rss_mb, wait_until_up,
+    write_result)
 
 REPO = Path(__file__).resolve().parent.parent
 DOORS = ("gradio", "openai", "rest")
 GOALS = {"errors": 0, "rss_growth_pct": 5.0}
-
-
-def check(answer) -> str | None:
-    if not isinstance(answer, dict) or "refused" not in answer or "citations" not in answer:
-        return "not an answer"
-    if not answer["refused"] and not answer["citations"]:
-        return "an answer without citations"
-    return None
 
 
 class _Door:
@@ -73,20 +65,20 @@ class _Door:
     def ask(self, question: str, history: list[str]) -> str | None:
         self.k += 1
         if self.door == "gradio":
-            return check(self.client.predict(question, history, api_name="/ask"))
+            return answer_problem(self.client.predict(question, history, api_name="/ask"))
         if self.door == "rest":
             resp = self.client.post("/api/v1/ask", json={"question": question, "history": history})
-            return f"HTTP {resp.status_code}" if resp.status_code != 200 else check(resp.json())
+            return f"HTTP {resp.status_code}" if resp.status_code != 200 else answer_problem(resp.json())
         messages = [{"role": "user", "content": h} for h in history] + [{"role": "user", "content": question}]
         if self.k % 2:
             resp = self.client.chat.completions.create(model="policy-assistant", messages=messages)
-            return check(getattr(resp.choices[0].message, "policy_assistant", None))
+            return answer_problem(getattr(resp.choices[0].message, "policy_assistant", None))
         extra = None
         with self.client.chat.completions.create(model="policy-assistant", messages=messages, stream=True) as events:
             for chunk in events:
                 if chunk.choices and chunk.choices[0].finish_reason == "stop":
                     extra = getattr(chunk.choices[0].delta, "policy_assistant", None)
-        return check(extra)
+        return answer_problem(extra)
 
     def close(self) -> None:
         try:
@@ -239,12 +231,7 @@ def main() -> int:
     goals = {"no errors": result["errors"] == GOALS["errors"] and alive,
              f"RSS growth after warm-up <= {GOALS['rss_growth_pct']:.0f} %": growth <= GOALS["rss_growth_pct"]}
     result["goals"] = goals
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(json.dumps(result, indent=2))
-    print(f"written to {out}")
-    return 0 if all(goals.values()) else 1
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":
