@@ -147,6 +147,7 @@ def make_passages(
     passages: list[Passage] = []
     pending: list[_Sentence] = []
     pending_key: tuple[str, tuple[str, ...]] | None = None
+    pending_last_line = 0  # the last source line of the blocks in pending
 
     def flush() -> None:
         nonlocal pending
@@ -184,9 +185,13 @@ def make_passages(
                 sentence.title = True
         if not sentences:
             continue
-        if pending_key != key:
+        if pending_key != key or block.lines[0][0] < pending_last_line:
+            # a passage keeps its sentences in source order: a box moved after the sentence it
+            # interrupted (structure.parse_document) starts a passage of its own
             flush()
             pending_key = key
+            pending_last_line = 0
+        pending_last_line = max(pending_last_line, block.lines[-1][0])
         pending_words = sum(s.words for s in pending)
         para_words = sum(s.words for s in sentences)
         # a new paragraph starts a new passage unless the pending one is still too short
@@ -212,6 +217,7 @@ def _merge_short_tails(passages: list[Passage], min_words: int, max_words: int) 
         if (
             prev is not None
             and len(p.text.split()) < min_words
+            and p.start_line >= prev.end_line
             and prev.section == p.section
             and prev.section_kind == p.section_kind
             and len(prev.text.split()) + len(p.text.split()) <= max_words

@@ -121,11 +121,16 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
     numbers_seen = 0
     page_number_in_text = False
 
+    deferred: list[Block] = []  # a box that interrupted a sentence: placed after the sentence's paragraph
+
     def close_paragraph() -> None:
         nonlocal current
         if current and current.lines:
             blocks.append(current)
         current = None
+        if deferred:
+            blocks.extend(deferred)
+            deferred.clear()
 
     def close_footnote() -> None:
         nonlocal footnote
@@ -259,6 +264,19 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
                 i += 1
                 continue
             close_paragraph()
+        if current is not None and text[0].islower() and L.blank(i - 1) and not _SENTENCE_END.search(prev_text):
+            host = _interrupted_paragraph(blocks, current, L)
+            if host is not None:
+                # "... through EU funds such as the AMIF and" [an authors' box: names, affiliations]
+                # "the European Social Fund (ESF), ...": the lower-case text goes on with the sentence the
+                # box interrupted; the box's lines follow that paragraph as paragraphs of their own
+                at = next(k for k in range(len(blocks) - 1, -1, -1) if blocks[k] is host)
+                deferred.extend(blocks[at + 1 :] + [current])
+                del blocks[at:]
+                current = host
+                current.lines.append((lineno, text))
+                i += 1
+                continue
         new_par = current is None
         if current is not None:
             prev_raw_blank = L.blank(i - 1)
@@ -283,6 +301,37 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
     close_paragraph()
     close_footnote()
     return _drop_pull_quotes(blocks)
+
+
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•▪●▶►]|\d{1,2}[.)])\s")
+
+
+def _interrupted_paragraph(blocks: list[Block], current: Block, L: _Lines, max_box_words: int = 14,
+                           max_box_blocks: int = 10, min_host_words: int = 8) -> Block | None:
+    """The paragraph whose unfinished sentence a box interrupted, when ``current`` (followed by a
+    blank line and a lower-case line) ends such a box: a run of short unfinished non-list
+    paragraphs (names, affiliations, a stray header) right after a longer paragraph of the same
+    section that also stops mid-sentence. None when the text before is anything else."""
+
+    def box_part(b: Block) -> bool:
+        return (
+            b.kind == "paragraph" and _words(b.text) <= max_box_words and not _SENTENCE_END.search(b.lines[-1][1])
+            and not any(_LIST_MARK.match(L.raw[n - 1]) for n, _ in b.lines)
+        )
+
+    if not box_part(current):
+        return None
+    run = 1
+    for b in reversed(blocks):
+        if b.section != current.section:
+            return None
+        if run <= max_box_blocks and box_part(b):
+            run += 1
+            continue
+        if b.kind == "paragraph" and _words(b.text) >= min_host_words and not _SENTENCE_END.search(b.lines[-1][1]):
+            return b
+        return None
+    return None
 
 
 def _match_heading(L: _Lines, i: int, headers: set[str], state: str):

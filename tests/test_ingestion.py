@@ -99,6 +99,57 @@ def test_sentence_interrupted_by_footnote_block_is_rejoined(passages):
     assert "clearly aim to support migrant integration at destination, and those that have a symbolic" in text
 
 
+def test_sentence_interrupted_by_a_box_is_rejoined(passages):
+    # 004 line 25 stops at "(AMIF) and"; an authors' box (names, affiliations) follows; line 47 goes on
+    # "the European Social Fund (ESF), ...": one sentence again, and the box is not glued to it
+    sentences = [s for p in body(passages, F004) for s in p.sentences]
+    assert any(s.startswith("Local authorities can acquire funding") and "(AMIF) and the European Social Fund (ESF)" in s
+               for s in sentences)
+    assert not any("University of Hildesheim the European" in s for s in sentences)
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    return [b.text for b in parse_document(lines) if b.kind == "paragraph"]
+
+
+def test_box_between_the_halves_of_a_sentence_moves_after_it():
+    lines = [
+        "# Funding", "",
+        "Cities can draw on several funds for their integration work, such as the national fund and", "",
+        "Anna Example", "", "Research Fellow, Some University", "",
+        "the regional programme for newcomers. Both require co-funding.", "",
+        "A new paragraph starts here and ends properly.",
+    ]
+    assert _paragraphs(lines) == [
+        "Cities can draw on several funds for their integration work, such as the national fund and the regional "
+        "programme for newcomers. Both require co-funding.",
+        "Anna Example", "Research Fellow, Some University",
+        "A new paragraph starts here and ends properly.",
+    ]
+
+
+def test_list_items_after_an_unfinished_lead_in_are_not_taken_for_a_box():
+    lines = [
+        "# Measures", "",
+        "The programme funded three kinds of activity across the partner towns", "",
+        "- language cafés", "", "- mentoring", "",
+        "and each was evaluated by the city council in 2019.",
+    ]
+    paragraphs = _paragraphs(lines)
+    assert "language cafés" in " ".join(paragraphs)
+    assert not any(p.startswith("The programme funded") and "evaluated" in p for p in paragraphs)
+
+
+def test_a_long_paragraph_between_is_no_box():
+    lines = [
+        "# Measures", "",
+        "The city opened a welcome desk for newcomers in the old town hall and", "",
+        "This paragraph is long enough to be body text of its own, not a box of names or affiliations at all", "",
+        "then closed it again.",
+    ]
+    assert not any(p.startswith("The city opened") and "closed it again" in p for p in _paragraphs(lines))
+
+
 def test_text_after_a_page_number_inside_running_text_stays_body(passages):
     # 000 line 777 ends a sentence, line 778 is the page number "69", and line 779 (" New laws have
     # transferred ...") starts the next page: body text, not footnotes
