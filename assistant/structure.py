@@ -200,6 +200,10 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
             fn = Block("footnote", [(lineno, clean_line(raw).strip())], list(section) + ["Footnotes"])
             blocks.append(fn)
             i += 1
+            # reference lines printed right under it (no blank line) belong to the same note
+            while i < n and not L.blank(i) and not _SUP_FOOTNOTE.match(L.raw[i]) and _is_reference(L.raw[i].strip()):
+                fn.lines.append((i + 1, clean_line(L.raw[i]).strip()))
+                i += 1
             continue
 
         leading_space = raw[:1].isspace()
@@ -264,7 +268,7 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
                 i += 1
                 continue
             close_paragraph()
-        if current is not None and text[0].islower() and L.blank(i - 1) and not _SENTENCE_END.search(prev_text):
+        if current is not None and current.kind == "paragraph" and text[0].islower() and L.blank(i - 1):
             host = _interrupted_paragraph(blocks, current, L)
             if host is not None:
                 # "... through EU funds such as the AMIF and" [an authors' box: names, affiliations]
@@ -303,32 +307,42 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
     return _drop_pull_quotes(blocks)
 
 
+# a reference-list entry: "L. Piccoli, Left out by the State ..., Neuchâtel: Université de Neuchâtel, 2016."
+_REFERENCE_ENTRY = re.compile(r"^(?:[A-Z]\.\s?){1,3}[A-Z][\w'’-]+(?:,|\s+et al\b)|,\s*(?:19|20)\d\d[a-z]?\.?\s*$")
+
+
+def _is_reference(text: str) -> bool:
+    return bool(_CITATION_LIKE.search(text) or _REFERENCE_ENTRY.search(text))
+
+
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•▪●▶►]|\d{1,2}[.)])\s")
 
 
 def _interrupted_paragraph(blocks: list[Block], current: Block, L: _Lines, max_box_words: int = 14,
                            max_box_blocks: int = 10, min_host_words: int = 8) -> Block | None:
-    """The paragraph whose unfinished sentence a box interrupted, when ``current`` (followed by a
-    blank line and a lower-case line) ends such a box: a run of short unfinished non-list
-    paragraphs (names, affiliations, a stray header) right after a longer paragraph of the same
-    section that also stops mid-sentence. None when the text before is anything else."""
+    """The paragraph whose unfinished sentence something printed in between interrupted, when
+    ``current`` (followed by a blank line and a lower-case line) ends that interruption: a run of
+    short unfinished non-list paragraphs (names, affiliations, a stray header), reference lines or
+    footnotes, right after a longer paragraph of the same section that stops mid-sentence. None when
+    the text before is anything else."""
 
-    def box_part(b: Block) -> bool:
-        return (
-            b.kind == "paragraph" and _words(b.text) <= max_box_words and not _SENTENCE_END.search(b.lines[-1][1])
-            and not any(_LIST_MARK.match(L.raw[n - 1]) for n, _ in b.lines)
-        )
+    def interruption(b: Block) -> bool:
+        if b.kind == "footnote":
+            return True
+        if b.kind != "paragraph" or any(_LIST_MARK.match(L.raw[n - 1]) for n, _ in b.lines):
+            return False
+        short = _words(b.text) <= max_box_words and not _SENTENCE_END.search(b.lines[-1][1])
+        return short or _is_reference(b.text)
 
-    if not box_part(current):
+    if not interruption(current) or current.kind == "footnote":
         return None
     run = 1
     for b in reversed(blocks):
-        if b.section != current.section:
-            return None
-        if run <= max_box_blocks and box_part(b):
+        if run <= max_box_blocks and interruption(b):
             run += 1
             continue
-        if b.kind == "paragraph" and _words(b.text) >= min_host_words and not _SENTENCE_END.search(b.lines[-1][1]):
+        if (b.kind == "paragraph" and b.section == current.section and _words(b.text) >= min_host_words
+                and not _SENTENCE_END.search(b.lines[-1][1])):
             return b
         return None
     return None
@@ -404,8 +418,11 @@ def _match_heading(L: _Lines, i: int, headers: set[str], state: str):
         if L.blank(k) or k >= len(L):
             return out, 1, k
     if prev_blank and L.blank(i + 1) and _looks_like_title(s) and 1 <= _words(s) <= 12 and not s.endswith("?"):
-        # a name such as "Maria Rossi" has no lower-case word; a section title has
-        if not re.match(r"^\s*([-*•▪●]|▶)", raw) and re.search(r"\s[a-z]", s):
+        # a name such as "Maria Rossi" has no lower-case word; a section title has. A line whose text
+        # goes on in lower case after the blank line (" Improve formal … coordination. Improving
+        # coordination" / "between local and national governments …") is a bullet that lost its mark
+        following = L.raw[L.next_nonblank(i + 1)].strip() if L.next_nonblank(i + 1) < len(L) else ""
+        if not re.match(r"^\s*([-*•▪●]|▶)", raw) and re.search(r"\s[a-z]", s) and not following[:1].islower():
             return [(i + 1, s)], 2, i + 1
     return None
 

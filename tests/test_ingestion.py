@@ -108,6 +108,27 @@ def test_sentence_interrupted_by_a_box_is_rejoined(passages):
     assert not any("University of Hildesheim the European" in s for s in sentences)
 
 
+def test_sentence_interrupted_by_footnotes_and_reference_lines_is_rejoined(passages):
+    # 001 line 292 stops at "financed from the national"; footnote 22 (line 296) goes on with two
+    # reference lines (297-298) printed right under it; line 300 goes on "level, while service delivery ..."
+    sentences = [s for p in body(passages, F001) for s in p.sentences]
+    assert any("financed from the national level, while service delivery is managed by regional or local authorities."
+               in s for s in sentences)
+    assert not any("financed from the national M. Martinelli" in s for s in sentences)
+    notes = " ".join(p.text for p in of(passages, F001) if p.section_kind == "footnote")
+    assert "Case-studies from Eight Cities" in notes
+    # 001 line 470 ("... Funding has been") and 478 ("allocated from the three cities ..."), with footnote 34
+    # and a reference entry (476) in between
+    assert any("Funding has been allocated from the three cities and the ministries" in s for s in sentences)
+
+
+def test_bullet_that_lost_its_mark_is_no_heading(passages):
+    # 003 line 627 " Improve formal and informal coordination on integration policy. Improving coordination",
+    # a blank line, then "between local and national governments is not just a matter of statutory duties."
+    sentences = [s for p in body(passages, F003) for s in p.sentences]
+    assert "Improving coordination between local and national governments is not just a matter of statutory duties." in sentences
+
+
 def _paragraphs(lines: list[str]) -> list[str]:
     return [b.text for b in parse_document(lines) if b.kind == "paragraph"]
 
@@ -125,6 +146,24 @@ def test_box_between_the_halves_of_a_sentence_moves_after_it():
         "programme for newcomers. Both require co-funding.",
         "Anna Example", "Research Fellow, Some University",
         "A new paragraph starts here and ends properly.",
+    ]
+
+
+def test_reference_lines_under_a_footnote_join_it_and_the_sentence_resumes():
+    lines = [
+        "# Funding", "",
+        "Most of the services that newcomers rely on in their first years are paid for by the national", "",
+        "<sup>4</sup> A. Author, The first study, City: Publisher, 2014.",
+        "B. Writer, The second study, City: Publisher, 2016.", "",
+        "level, while the cities deliver them.",
+    ]
+    blocks = parse_document(lines)
+    assert [b.text for b in blocks if b.kind == "paragraph"] == [
+        "Most of the services that newcomers rely on in their first years are paid for by the national level, "
+        "while the cities deliver them."
+    ]
+    assert [b.text for b in blocks if b.kind == "footnote"] == [
+        "A. Author, The first study, City: Publisher, 2014. B. Writer, The second study, City: Publisher, 2016."
     ]
 
 
