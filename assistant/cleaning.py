@@ -129,14 +129,25 @@ def match_tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+_NOTE_NUMBER_LINE = re.compile(r"^(\s*)\d{1,3}(?=\s)", re.M)
+
+
 def text_in_span(text: str, span_text: str, max_gaps: int = 4, min_run: int = 4) -> bool:
     """True when ``text`` stands in ``span_text`` once whitespace and repairs are normalised.
 
     The passage's tokens must appear in order as at most ``max_gaps + 1`` contiguous runs of the
     span's tokens (gaps are the footnote blocks, running headers and pull quotes that ingestion
-    lifted out of the body); every run but the last is at least ``min_run`` tokens long.
+    lifted out of the body); every run but the last is at least ``min_run`` tokens long. The
+    numbers that open a line ("36   Ibid.", "37 The India Centre …": the numbers of notes, which
+    ingestion drops) may be missing from ``text`` too.
     """
-    needle, hay = match_tokens(text), match_tokens(span_text)
+    if _in_span(match_tokens(text), match_tokens(span_text), max_gaps, min_run):
+        return True
+    without_numbers = _NOTE_NUMBER_LINE.sub(r"\1", span_text)
+    return without_numbers != span_text and _in_span(match_tokens(text), match_tokens(without_numbers), max_gaps, min_run)
+
+
+def _in_span(needle: list[str], hay: list[str], max_gaps: int, min_run: int) -> bool:
     if not needle:
         return False
     hay_str = " " + " ".join(hay) + " "

@@ -118,6 +118,7 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
     footnote: Block | None = None  # open footnote block
     state = "body"  # body | numbers | footnote
     footnote_first = -1
+    last_note: int | None = None  # the number of the last note seen
     numbers_seen = 0
     page_number_in_text = False
 
@@ -228,12 +229,24 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
                 open_footnote(i)
             elif leading_space and re.match(r"^ \S", raw) and _CITATION_LIKE.match(s) and current is not None:
                 open_footnote(i)
+            elif last_note is not None and L.blank(i - 1) and _note_number(s, last_note) is not None:
+                # "13 For example, approximate figures for Flanders …" after note 12: the next note
+                open_footnote(i)
 
         if state == "footnote":
             ends = leading_space and i > footnote_first and not _NUMBERED_FOOTNOTE_WIDE.match(raw)
             if not ends:
                 assert footnote is not None
-                footnote.lines.append((lineno, clean_line(raw).strip()))
+                text = clean_line(raw).strip()
+                note = _note_number(text, last_note)
+                if note is not None:
+                    # each note is a block of its own, without its number: "36 Ibid." and "37 The India
+                    # Centre for Migration (ICM) is …" are two notes, not one sentence "36 Ibid. 37 The …"
+                    if footnote.lines:
+                        close_footnote()
+                        footnote = Block("footnote", [], list(section) + ["Footnotes"])
+                    last_note, text = note, _NOTE_START.sub("", text, count=1)
+                footnote.lines.append((lineno, text))
                 i += 1
                 continue
             close_footnote()
@@ -305,6 +318,21 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
     close_paragraph()
     close_footnote()
     return _drop_pull_quotes(blocks)
+
+
+# the number that opens a note: "37 The India Centre …", "1   One policy-oriented study …"
+_NOTE_START = re.compile(r"^(\d{1,3})\s+(?=[A-ZÀ-Ý“‘\"'(])")
+
+
+def _note_number(text: str, last: int | None) -> int | None:
+    """The number of the note that ``text`` (a line of a footnote block) opens, when it follows
+    the last note's number (by one to three: a note may have been printed elsewhere); None for a
+    line that goes on with a note or starts with a figure."""
+    m = _NOTE_START.match(text)
+    if not m:
+        return None
+    number = int(m.group(1))
+    return number if last is None or last < number <= last + 3 else None
 
 
 # a reference-list entry: "L. Piccoli, Left out by the State ..., Neuchâtel: Université de Neuchâtel, 2016."

@@ -50,6 +50,13 @@ def test_span_check_rejects_text_from_elsewhere(passages):
     assert not text_in_span(b.text, span_a)
 
 
+def test_span_check_allows_dropped_note_numbers_only_at_line_starts():
+    span = "36   Ibid.\n37 The centre is a public institution set up in 2008.\n38 A. Author, A study, 2014."
+    assert text_in_span("Ibid. The centre is a public institution set up in 2008. A. Author, A study, 2014.", span)
+    # a figure inside a line is text, not a note number
+    assert not text_in_span("In the centre opened its doors to the public.", "In 2008 the centre opened its doors to the public.")
+
+
 def test_passages_are_sized_for_citation(passages):
     sizes = [len(p.text.split()) for p in passages if p.section_kind != "footnote"]
     in_range = [n for n in sizes if 40 <= n <= 200]
@@ -129,6 +136,18 @@ def test_bullet_that_lost_its_mark_is_no_heading(passages):
     assert "Improving coordination between local and national governments is not just a matter of statutory duties." in sentences
 
 
+def test_each_note_is_its_own_text_without_its_number(passages):
+    # 000 lines 468-469: "36   Ibid." and "37 The India Centre for Migration (ICM) is ..." are two notes
+    sentences = [s for p in of(passages, F000) if p.section_kind == "footnote" for s in p.sentences]
+    assert ("The India Centre for Migration (ICM) is a public institution formerly known as the Indian Council of "
+            "Overseas Employment (ICOE).") in sentences
+    assert not any("Ibid. 37" in s or s.startswith("37 ") for s in sentences)
+    # 003 line 299 "13 For example, approximate figures for Flanders ..." follows note 12 after a box: a note too
+    notes = [p for p in of(passages, F003) if p.section_kind == "footnote"]
+    assert any(p.text.startswith("For example, approximate figures for Flanders in 2012") for p in notes)
+    assert not any("approximate figures for Flanders" in p.text for p in body(passages, F003))
+
+
 def _paragraphs(lines: list[str]) -> list[str]:
     return [b.text for b in parse_document(lines) if b.kind == "paragraph"]
 
@@ -164,6 +183,24 @@ def test_reference_lines_under_a_footnote_join_it_and_the_sentence_resumes():
     ]
     assert [b.text for b in blocks if b.kind == "footnote"] == [
         "A. Author, The first study, City: Publisher, 2014. B. Writer, The second study, City: Publisher, 2016."
+    ]
+
+
+def test_numbered_notes_are_split_and_lose_their_numbers():
+    lines = [
+        "# Partners", "",
+        "The centre advises the ministry on migration and runs training for officials in the states.", "",
+        "36   Ibid.",
+        "37 The centre is a public institution. It was set up by the ministry in July 2008 to serve as a",
+        "think tank on 12 matters of migration.",
+        "38 A. Author, A study of centres, City: Publisher, 2014.",
+    ]
+    notes = [b.text for b in parse_document(lines) if b.kind == "footnote"]
+    assert notes == [
+        "Ibid.",
+        "The centre is a public institution. It was set up by the ministry in July 2008 to serve as a think tank on "
+        "12 matters of migration.",
+        "A. Author, A study of centres, City: Publisher, 2014.",
     ]
 
 
