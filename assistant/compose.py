@@ -91,7 +91,12 @@ class ExtractiveComposer:
         # a follow-up does not repeat what the conversation already quoted (nor a near-duplicate of
         # it), unless nothing else is left
         quoted_before = [x for x in scored if x.text in shown]
-        fresh = [x for x in quotable if x.text not in shown and not self._redundant(x, quoted_before)]
+        # … except a sentence about what the follow-up itself names anew ("And how is the formula
+        # different in the city of Bern?" may quote the Bern sentence an earlier answer showed)
+        anew = [re.compile(rf"\b{re.escape(n)}\b", re.I) for n in evidence.named_anew]
+        fresh = [x for x in quotable
+                 if (x.text not in shown and not self._redundant(x, quoted_before))
+                 or any(n.search(x.text) for n in anew)]
         quotable = fresh or quotable
         if not quotable:
             return []

@@ -268,6 +268,7 @@ class Evidence:
     scored: list[ScoredSentence]
     query_vector: Any
     shown: frozenset[str] = frozenset()  # sentences already quoted earlier in the conversation
+    named_anew: frozenset[str] = frozenset()  # names a follow-up brings that earlier questions did not ("bern")
     part_vectors: Any = None  # embeddings of the parts of a compound question (rows), or None
 
 

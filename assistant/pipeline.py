@@ -16,6 +16,7 @@ per loaded index, and a stage can be swapped by passing another object with the 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -89,6 +90,7 @@ class AnswerPipeline:
         if decision.answer:
             if avoid_repeats and isinstance(self.backend, ExtractiveBackend) and rewrite.history:
                 evidence.shown = self.shown(rewrite.history, filters)
+                evidence.named_anew = named_anew(q, rewrite.history)
             for item in self.backend.stream(evidence):
                 if isinstance(item, Draft):
                     draft = item
@@ -168,6 +170,18 @@ class AnswerPipeline:
                 for c in answer.citations:
                     quoted.update(c.quotes)
         return frozenset(quoted)
+
+
+_NAME = re.compile(r"\b[A-ZÀ-Ý][\w’'-]+")
+
+
+def named_anew(question: str, history: list[str]) -> frozenset[str]:
+    """The names (capitalised words inside the question) that a follow-up brings and no earlier
+    question of the conversation named: {"bern"} for "And how is the formula different in the city
+    of Bern itself?" after "How does Switzerland fund schools …?"."""
+    earlier = " ".join(history).lower()
+    names = {re.sub(r"[’']s?$", "", m.group(0)).lower() for m in _NAME.finditer(question) if m.start() > 0}
+    return frozenset(n for n in names if not re.search(rf"\b{re.escape(n)}\b", earlier))
 
 
 def _ms(t: float) -> float:

@@ -20,6 +20,7 @@ from collections import Counter
 
 import numpy as np
 
+from .domain import get_domain
 from .models import Hit, QueryAnalysis, ScoredSentence
 from .text import QUESTION_NOISE, content_terms, stem, words
 
@@ -264,6 +265,13 @@ class SentenceScorer:
         self.weights = np.array([float(weights.get(name, 0.0)) for name in FEATURES], dtype=np.float64)
         self._facts: dict[int, dict[str, str]] = {}
         self._flags: dict[int, frozenset[str]] = {}
+        self._countries: dict[int, frozenset[str]] = {}
+
+    def countries(self, row: int, text: str) -> frozenset[str]:
+        """The countries of the places a sentence names ("Zurich (CH)" → Switzerland)."""
+        if row not in self._countries:
+            self._countries[row] = frozenset(c for _, _, _, c, _ in get_domain().find_places(text) if c)
+        return self._countries[row]
 
     def facts(self, row: int, text: str) -> dict[str, str]:
         if row not in self._facts:
@@ -283,6 +291,12 @@ class SentenceScorer:
         asks = analysis.asks
         idf = self.idf
         total = sum(idf.idf(t) for t in qterms)
+        # a country the question names ("Swiss", "Italian cities") is covered by a sentence that names
+        # a place in it ("Zurich (CH)", "Bologna (IT)") as well as by the word itself
+        asked_countries = {
+            t: country for _, _, name, country, kind in get_domain().find_places(focus)
+            if kind == "country" and country for t in content_terms(name) if t in qterms
+        }
         col = {name: i for i, name in enumerate(FEATURES)}
         out: list[ScoredSentence] = []
         for rank, hit in enumerate(hits):
@@ -294,7 +308,11 @@ class SentenceScorer:
             sim_order = {int(p): k for k, p in enumerate(np.argsort(-sims))}
             for pos, (row, text) in enumerate(zip(rows, hit.passage.sentences)):
                 terms = set(content_terms(text))
-                cov = sum(idf.idf(t) for t in qterms if t in terms) / total if total else 0.0
+                covered = sum(idf.idf(t) for t in qterms if t in terms)
+                if asked_countries:
+                    named = self.countries(row, text)
+                    covered += sum(idf.idf(t) for t, c in asked_countries.items() if t not in terms and c in named)
+                cov = covered / total if total else 0.0
                 flags = self.flags(row, text)
                 if "markup" in flags and (head := trim_link_tail(text)):  # quoted without its link clause
                     text, flags = head, sentence_flags(head + "…") | {"tail_trimmed"}

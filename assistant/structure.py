@@ -281,6 +281,14 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
                 i += 1
                 continue
             close_paragraph()
+        if L.blank(i - 1) and _is_name_list(text):
+            note = _unfinished_list_note(blocks, lineno)
+            if note is not None:
+                # "<sup>15</sup> Amsterdam (NL), …, Prague (CZ)," ran over the page; its tail "Sefton (UK), …,
+                # Zurich (CH)." was printed after the next page's body text: it ends the note
+                note.lines.append((lineno, text))
+                i += 1
+                continue
         if current is not None and current.kind == "paragraph" and text[0].islower() and L.blank(i - 1):
             host = _interrupted_paragraph(blocks, current, L)
             if host is not None:
@@ -333,6 +341,28 @@ def _note_number(text: str, last: int | None) -> int | None:
         return None
     number = int(m.group(1))
     return number if last is None or last < number <= last + 3 else None
+
+
+_LIST_ITEM = re.compile(
+    r"^[A-ZÀ-Ý][\w’'.-]*(?:\s+(?:[A-ZÀ-Ý][\w’'.-]*|\([A-Z]{2,3}\)|de|del|la|le|van|von|am|an|der|upon|on|and))*\.?$"
+)
+
+
+def _is_name_list(text: str, min_items: int = 4) -> bool:
+    """A line that only lists names: "Sefton (UK), Stuttgart (DE), Sundsvall (SE), …"."""
+    items = [x.strip() for x in re.split(r",\s*|\s+and\s+", text.strip().rstrip(".,;")) if x.strip()]
+    return len(items) >= min_items and sum(bool(_LIST_ITEM.match(x)) for x in items) >= 0.9 * len(items)
+
+
+def _unfinished_list_note(blocks: list[Block], lineno: int, within: int = 40) -> Block | None:
+    """The note, printed at most ``within`` lines before, that stops in the middle of a list of names."""
+    for b in reversed(blocks):
+        if b.lines[-1][0] < lineno - within:
+            return None
+        if b.kind == "footnote":
+            last = b.lines[-1][1]
+            return b if last.rstrip().endswith(",") and _is_name_list(last) else None
+    return None
 
 
 # a reference-list entry: "L. Piccoli, Left out by the State ..., Neuchâtel: Université de Neuchâtel, 2016."

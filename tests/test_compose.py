@@ -52,13 +52,14 @@ class World:
         return out
 
 
-def compose(world: World, probs, question="What did the cities do?", facts=None, shown=frozenset(), **settings):
+def compose(world: World, probs, question="What did the cities do?", facts=None, shown=frozenset(), named_anew=frozenset(),
+            **settings):
     analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=True, focus=question)
     for key, value in settings.items():
         setattr(analysis, key, value) if hasattr(analysis, key) else None
     compose_settings = ComposeSettings(**{k: v for k, v in settings.items() if k in ComposeSettings.model_fields})
     composer = ExtractiveComposer(world, compose_settings, catalogue=None)
-    evidence = Evidence(question, question, analysis, [], world.scored(probs, facts), np.zeros(3), shown)
+    evidence = Evidence(question, question, analysis, [], world.scored(probs, facts), np.zeros(3), shown, named_anew)
     return composer.compose(evidence)
 
 
@@ -127,6 +128,18 @@ def test_near_duplicates_and_sentences_already_shown_are_left_out():
     assert not any("pull quote" in q for q in quotes(draft))
     again = compose(world, {(0, 0): 0.9, (0, 1): 0.85, (0, 2): 0.8}, shown=frozenset({p.sentences[0]}))
     assert quotes(again) == ["The cafés are run by volunteers from migrant associations."]
+
+
+def test_a_follow_up_may_quote_again_what_it_names_anew():
+    # "And how is the formula different in the city of Bern itself?": the earlier answer showed the Bern
+    # sentence; the follow-up asks about Bern, so it may quote it again, and still not the other one
+    p = passage("p1", ["In the city of Bern, the formula includes the income of parents.",
+                       "The canton allocates resources to schools by the share of foreign pupils."])
+    world = World([p])
+    probs = {(0, 0): 0.9, (0, 1): 0.8}
+    shown = frozenset(p.sentences)
+    assert quotes(compose(world, probs, shown=shown, named_anew=frozenset({"bern"}))) == [p.sentences[0]]
+    assert quotes(compose(world, probs, shown=shown, named_anew=frozenset({"berne"}))) != [p.sentences[0]]
 
 
 def test_the_word_budget_bounds_the_answer():

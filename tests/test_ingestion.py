@@ -204,6 +204,30 @@ def test_numbered_notes_are_split_and_lose_their_numbers():
     ]
 
 
+def test_a_list_in_a_note_that_runs_over_the_page_is_finished_by_its_tail():
+    lines = [
+        "# Networks", "",
+        "The network brought together practitioners from 20 cities<sup>3</sup> and issued recommendations.", "",
+        "<sup>3</sup> Amsterdam (NL), Antwerp (BE), Athens (GR), Barcelona (ES), Bologna (IT),", "",
+        "Cities also exchanged staff and visited each other's services during the programme.", "",
+        "Sefton (UK), Stuttgart (DE), Turku (FI), Zurich (CH).",
+    ]
+    blocks = parse_document(lines)
+    assert [b.text for b in blocks if b.kind == "footnote"] == [
+        "Amsterdam (NL), Antwerp (BE), Athens (GR), Barcelona (ES), Bologna (IT), Sefton (UK), Stuttgart (DE), Turku (FI), "
+        "Zurich (CH)."
+    ]
+    assert not any("Sefton" in b.text for b in blocks if b.kind == "paragraph")
+
+
+def test_note_list_tail_printed_after_the_body_rejoins_its_note(passages):
+    # 001 note 15 (line 230) lists the CLIP cities up to "Prague (CZ),"; its tail "Sefton (UK), … Zurich (CH)."
+    # stands at line 247, after the next page's bullets
+    notes = [p for p in of(passages, F001) if p.section_kind == "footnote"]
+    assert any("Prague (CZ), Sefton (UK)" in p.text and p.text.rstrip().endswith("Zurich (CH).") for p in notes)
+    assert not any("Sefton (UK)" in p.text for p in body(passages, F001))
+
+
 def test_list_items_after_an_unfinished_lead_in_are_not_taken_for_a_box():
     lines = [
         "# Measures", "",

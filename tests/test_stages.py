@@ -16,7 +16,8 @@ from assistant.models import (
     ScoredSentence,
     Statement,
 )
-from assistant.scoring import CaseTable, IdfTable, fact_tokens, sentence_flags, trim_link_tail
+from assistant.pipeline import named_anew
+from assistant.scoring import CaseTable, IdfTable, SentenceScorer, fact_tokens, sentence_flags, trim_link_tail
 from assistant.settings import GateSettings
 
 REPORTS = [ReportMeta(source="r1.txt", title="Cities and states", short_citation="Doe 2020", aliases=["the cities study"])]
@@ -86,6 +87,39 @@ def test_a_link_in_the_closing_clause_is_cut_off_not_the_sentence():
 def test_idf_weights_rare_terms_higher():
     idf = IdfTable([passage("a", "city funding"), passage("b", "city desk"), passage("c", "city charter")])
     assert idf.idf("charter") > idf.idf("citi")
+
+
+class _Index:
+    """The little of an index the score stage reads: passages, their sentence rows and vectors."""
+
+    def __init__(self, passages: list[Passage]):
+        import numpy as np
+
+        self.passages = passages
+        self.sentence_vectors = np.zeros((sum(len(p.sentences) for p in passages), 3), dtype=np.float32)
+
+    def sentence_rows(self, i: int) -> range:
+        start = sum(len(p.sentences) for p in self.passages[:i])
+        return range(start, start + len(self.passages[i].sentences))
+
+
+def test_a_place_in_the_country_asked_covers_the_country_word():
+    import numpy as np
+
+    texts = ["The network counted Zurich (CH) and Basel among its members.", "The network counted Munich among its members."]
+    passages = [passage(f"p{i}", t) for i, t in enumerate(texts)]
+    index = _Index(passages)
+    scorer = SentenceScorer(index, IdfTable(passages), {})
+    analysis = analyse("Was any Swiss city among the members of the network?", REPORTS)
+    hits = [Hit(i, p, 0.03, 0.5, i, i) for i, p in enumerate(passages)]
+    by_text = {x.text: x.coverage for x in scorer.score(analysis, hits, np.zeros(3, dtype=np.float32))}
+    assert by_text[texts[0]] > by_text[texts[1]]
+
+
+def test_a_follow_up_names_anew_only_what_earlier_questions_did_not():
+    history = ["How does Switzerland fund schools with many migrant pupils, according to the OSCE study?"]
+    assert named_anew("And how is the formula different in the city of Bern itself?", history) == {"bern"}
+    assert named_anew("And what does the OSCE study say about Switzerland's cantons?", history) == frozenset()
 
 
 # --------------------------------------------------------------------------- gate
