@@ -148,6 +148,7 @@ def make_passages(
     pending: list[_Sentence] = []
     pending_key: tuple[str, tuple[str, ...]] | None = None
     pending_last_line = 0  # the last source line of the blocks in pending
+    asides: set[int] = set()  # the passages made of asides: never merged with their neighbours
 
     def flush() -> None:
         nonlocal pending
@@ -157,6 +158,8 @@ def make_passages(
         label = _section_label(list(section), meta)
         text = " ".join(s.text for s in pending)
         start, end = min(s.start_line for s in pending), max(s.end_line for s in pending)
+        if kind == "aside":
+            asides.add(len(passages))
         passages.append(
             Passage(
                 passage_id=passage_id(meta.source, start, end, text),
@@ -180,7 +183,7 @@ def make_passages(
             continue
         key = (block.kind, tuple(block.section))
         sentences = _paragraph_sentences(block, vocab)
-        if block.kind == "title":
+        if block.kind in ("title", "aside"):
             for sentence in sentences:
                 sentence.title = True
         if not sentences:
@@ -205,17 +208,20 @@ def make_passages(
                 flush()
             pending.append(s)
     flush()
-    return _merge_short_tails(passages, min_words, max_words)
+    return _merge_short_tails(passages, min_words, max_words, asides)
 
 
-def _merge_short_tails(passages: list[Passage], min_words: int, max_words: int) -> list[Passage]:
+def _merge_short_tails(passages: list[Passage], min_words: int, max_words: int, asides: set[int] = frozenset()) -> list[Passage]:
     """A passage below min_words joins the previous passage of the same section and kind when the
-    result stays within max_words."""
+    result stays within max_words; an aside (``asides``: indexes in ``passages``) joins none and
+    none joins it."""
     out: list[Passage] = []
-    for p in passages:
+    for n, p in enumerate(passages):
         prev = out[-1] if out else None
         if (
             prev is not None
+            and n not in asides
+            and n - 1 not in asides
             and len(p.text.split()) < min_words
             and p.start_line >= prev.end_line
             and prev.section == p.section

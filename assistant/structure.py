@@ -41,7 +41,9 @@ _BOX_TITLE = re.compile(r"^(?:Box|Figure|Table|Chart|Exhibit|Map|Graph)\s+\d{1,2
 class Block:
     """A paragraph (body or footnote) or a heading, with the source lines it came from."""
 
-    kind: str  # "paragraph" | "footnote" | "heading" | "title" (a list item's bold title: not quoted)
+    # "paragraph" | "footnote" | "heading" | "title" (a list item's bold title: not quoted) | "aside" (a box
+    # that interrupted a sentence: names, affiliations, reference lines; searchable, not quoted, a passage of its own)
+    kind: str
     lines: list[tuple[int, str]]  # (1-based line number, repaired line text)
     section: list[str] = field(default_factory=list)
     level: int = 0
@@ -294,9 +296,12 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
             if host is not None:
                 # "... through EU funds such as the AMIF and" [an authors' box: names, affiliations]
                 # "the European Social Fund (ESF), ...": the lower-case text goes on with the sentence the
-                # box interrupted; the box's lines follow that paragraph as paragraphs of their own
+                # box interrupted; the box's lines follow that paragraph as asides
                 at = next(k for k in range(len(blocks) - 1, -1, -1) if blocks[k] is host)
-                deferred.extend(blocks[at + 1 :] + [current])
+                for b in blocks[at + 1 :] + [current]:
+                    if b.kind == "paragraph":
+                        b.kind = "aside"
+                    deferred.append(b)
                 del blocks[at:]
                 current = host
                 current.lines.append((lineno, text))

@@ -113,6 +113,10 @@ def test_sentence_interrupted_by_a_box_is_rejoined(passages):
     assert any(s.startswith("Local authorities can acquire funding") and "(AMIF) and the European Social Fund (ESF)" in s
                for s in sentences)
     assert not any("University of Hildesheim the European" in s for s in sentences)
+    # the box is a passage of its own, searchable but not quoted, and the text after it is not merged into it
+    box = next(p for p in body(passages, F004) if p.sentences[0] == "Janina Stürner")
+    assert set(box.titles) == set(range(len(box.sentences)))
+    assert not any(s.startswith("Therefore, within the framework") for s in box.sentences)
 
 
 def test_sentence_interrupted_by_footnotes_and_reference_lines_is_rejoined(passages):
@@ -160,11 +164,12 @@ def test_box_between_the_halves_of_a_sentence_moves_after_it():
         "the regional programme for newcomers. Both require co-funding.", "",
         "A new paragraph starts here and ends properly.",
     ]
-    assert _paragraphs(lines) == [
-        "Cities can draw on several funds for their integration work, such as the national fund and the regional "
-        "programme for newcomers. Both require co-funding.",
-        "Anna Example", "Research Fellow, Some University",
-        "A new paragraph starts here and ends properly.",
+    blocks = parse_document(lines)
+    assert [(b.kind, b.text) for b in blocks if b.kind != "heading"] == [
+        ("paragraph", "Cities can draw on several funds for their integration work, such as the national fund and the "
+                      "regional programme for newcomers. Both require co-funding."),
+        ("aside", "Anna Example"), ("aside", "Research Fellow, Some University"),
+        ("paragraph", "A new paragraph starts here and ends properly."),
     ]
 
 
