@@ -43,6 +43,9 @@ class _Sentence:
     start_line: int
     end_line: int
     title: bool = False  # a box's or list item's title: searchable, never quoted
+    cites: tuple[int, ...] = ()  # the notes it cites
+    note: int | None = None  # the note it belongs to (a footnote block's sentence)
+    note_start: bool = False  # the first sentence of a note
 
     @property
     def words(self) -> int:
@@ -174,6 +177,9 @@ def make_passages(
                 text=text,
                 sentences=[s.text for s in pending],
                 titles=[i for i, s in enumerate(pending) if s.title],
+                cites=sorted({m for s in pending for m in s.cites}),
+                notes=sorted({s.note for s in pending if s.note is not None}),
+                note_starts=[i for i, s in enumerate(pending) if s.note_start],
             )
         )
         pending = []
@@ -186,6 +192,11 @@ def make_passages(
         if block.kind in ("title", "aside"):
             for sentence in sentences:
                 sentence.title = True
+        if block.kind == "footnote" and sentences:
+            sentences[0].note_start = True
+        for sentence in sentences:
+            sentence.note = block.note
+            sentence.cites = tuple(m for n in range(sentence.start_line, sentence.end_line + 1) for m in block.marks.get(n, ()))
         if not sentences:
             continue
         if pending_key != key or block.lines[0][0] < pending_last_line:
@@ -237,6 +248,9 @@ def _merge_short_tails(passages: list[Passage], min_words: int, max_words: int, 
                     "end_line": end,
                     "sentences": prev.sentences + p.sentences,
                     "titles": prev.titles + [len(prev.sentences) + i for i in p.titles],
+                    "cites": sorted(set(prev.cites) | set(p.cites)),
+                    "notes": sorted(set(prev.notes) | set(p.notes)),
+                    "note_starts": prev.note_starts + [len(prev.sentences) + i for i in p.note_starts],
                     "passage_id": passage_id(p.source, start, end, text),
                 }
             )

@@ -61,6 +61,24 @@ def strip_markup(text: str) -> str:
     return text
 
 
+_SUP_NUMBER = re.compile(r"<sup>\s*(\d{1,3})\s*</sup>")
+_SUPERSCRIPT_VALUE = str.maketrans("¹²³⁴⁵⁶⁷⁸⁹⁰", "1234567890")
+
+
+def note_markers(line: str) -> list[int]:
+    """The numbers of the notes a line of running text cites: "<sup>15</sup>", "¹²", "integration.12",
+    "studies. 1" (what ``clean_line`` strips from the text)."""
+    line = fix_unicode(line)
+    found = [int(m.group(1)) for m in _SUP_NUMBER.finditer(line)]
+    found += [int(m.group(0).translate(_SUPERSCRIPT_VALUE)) for m in _SUPERSCRIPT_DIGITS.finditer(line)]
+    plain = strip_markup(line)
+    for m in _SPACED_MARKER.finditer(plain):
+        found += [int(d) for d in re.findall(r"\d+", m.group(0))]
+    for m in _GLUED_MARKER.finditer(_SPACED_MARKER.sub("", plain)):
+        found.append(int(m.group(1) or m.group(2)))
+    return found
+
+
 def strip_footnote_markers(text: str) -> str:
     text = _SPACED_MARKER.sub("", text)
     return _GLUED_MARKER.sub("", text)

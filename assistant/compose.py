@@ -314,7 +314,8 @@ class ExtractiveComposer:
                 if not ({"anaphor", "connective", "demonstrative"} & current.flags):
                     break
                 prev = by_key.get((current.hit_rank, current.pos - 1))
-                if prev is None or prev.key in have or prev.flags & _CONTEXT_BLOCKERS or "leadin" in prev.flags:
+                if (prev is None or prev.key in have or prev.flags & _CONTEXT_BLOCKERS or "leadin" in prev.flags
+                        or current.pos in current.hit.passage.note_starts):  # another note is no context
                     break
                 needed.append(prev)
                 current = prev

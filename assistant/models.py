@@ -45,6 +45,11 @@ class Passage(BaseModel):
         default_factory=list, description="Positions in sentences of titles (of a box, a list item): searched, never quoted"
     )
     page: str | None = Field(None, description="The page of a PDF report where the passage starts (its printed number), else null")
+    cites: list[int] = Field(default_factory=list, description="The numbers of the notes its sentences cite")
+    notes: list[int] = Field(default_factory=list, description="The numbers of the notes it holds (a footnote passage)")
+    note_starts: list[int] = Field(
+        default_factory=list, description="Positions in sentences that open a note: the sentence before is another note's"
+    )
 
 
 class Citation(BaseModel):
@@ -199,6 +204,7 @@ class Hit:
     dense: float  # cosine similarity to the query
     rank_dense: int | None
     rank_bm25: int | None
+    cited_by: int | None = None  # a note: the position among the hits of the passage that cites it
 
 
 @dataclass

@@ -137,6 +137,7 @@ class AnswerPipeline:
         analysis = analyse(rewrite.standalone, self.reports)
         qvec = self.index.embedder.embed_query(rewrite.standalone)
         hits = self.search.search(rewrite.standalone, filters=filters, analysis=analysis, query_vector=qvec)
+        hits = self.search.with_notes(hits, filters)
         timings["retrieve"] = _ms(t1)
 
         # 5 score

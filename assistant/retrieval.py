@@ -24,6 +24,7 @@ class HybridSearch:
         # anything with .tags_for(passage_id) -> (levels, themes): the catalogue. Built on first
         # use of a level/theme filter when not given.
         self.tags = tags
+        self._notes: dict[tuple[str, int], int] | None = None  # (source, note number) -> passage index
 
     def search(
         self,
@@ -92,6 +93,26 @@ class HybridSearch:
             hits.append(Hit(i, p, score, float(cos[i]), dense_rank.get(i), bm25_rank.get(i)))
         hits.sort(key=lambda h: h.score, reverse=True)
         return self._diversify(hits, k, single_report=len(sources or []) == 1)
+
+    def with_notes(self, hits: list[Hit], filters: RetrievalFilters | None = None) -> list[Hit]:
+        """``hits`` and, after them, the notes the top ``note_hits_from`` passages cite that are not
+        among them (at most ``note_hits``): "… from 35 cities¹⁵ …" brings note 15, the list of the cities.
+        A note keeps the rank of the passage citing it (``Hit.cited_by``) for the score stage."""
+        s = self.settings
+        if s.note_hits <= 0 or (filters is not None and filters.section_kinds and "footnote" not in filters.section_kinds):
+            return hits
+        if self._notes is None:
+            self._notes = {(p.source, n): i for i, p in enumerate(self.index.passages) for n in p.notes}
+        have = {h.index for h in hits}
+        extra: list[Hit] = []
+        for pos, h in enumerate(hits[: s.note_hits_from]):
+            for n in h.passage.cites:
+                i = self._notes.get((h.passage.source, n))
+                if i is None or i in have or len(extra) >= s.note_hits:
+                    continue
+                extra.append(Hit(i, self.index.passages[i], h.score, h.dense, h.rank_dense, h.rank_bm25, cited_by=pos))
+                have.add(i)
+        return hits + extra
 
     def _diversify(self, hits: list[Hit], k: int, single_report: bool) -> list[Hit]:
         cap = k if single_report else self.settings.max_per_report

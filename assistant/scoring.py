@@ -45,7 +45,7 @@ META = re.compile(
     re.I,
 )
 BIBLIO = re.compile(
-    r"\(\d{4}[a-z]?\)\s*:\s*\d|\b\d{4}\)?\s*:\s*\d+(?:[–-]\d+)?\s*\.?$|\bpp?\.\s*\d|\bvol\.\s*\d|\bno\.\s*\d|"
+    r"\(\d{4}[a-z]?\)\s*:\s*\d|\((?:19|20)\d\d[a-z]?\),\s*[“\"‘]|^[A-Z][\w’'-]+,\s[A-Z][^.;:]{0,80}\((?:19|20)\d\d[a-z]?\)[,.]|\b\d{4}\)?\s*:\s*\d+(?:[–-]\d+)?\s*\.?$|\bpp?\.\s*\d|\bvol\.\s*\d|\bno\.\s*\d|"
     r"\bet al\.|\b(?:PhD thesis|working paper|retrieved from|accessed on|last accessed|ISBN|doi:|eds?\.\s*[,(])|"
     r"^\W*sources?\s*:|\bIbid\b|^\W*(?:see|cf\.)\s+[A-Z]|^\W*(?:interview|personal communication|email|e-mail)s? (?:with|by|from)\b",
     re.I,
@@ -299,7 +299,9 @@ class SentenceScorer:
         }
         col = {name: i for i, name in enumerate(FEATURES)}
         out: list[ScoredSentence] = []
-        for rank, hit in enumerate(hits):
+        for position, hit in enumerate(hits):
+            # a note brought by the passage that cites it is ranked as that passage
+            rank = hit.cited_by if hit.cited_by is not None else position
             rows = list(self.index.sentence_rows(hit.index))
             if not rows:
                 continue
@@ -354,7 +356,7 @@ class SentenceScorer:
                 relevance = 0.55 * float(sims[pos]) + 0.35 * cov + 0.10 * (1 - rank / len(hits))
                 if "recommendation" in asks and DIRECTIVE.search(text):
                     relevance += 0.06
-                out.append(ScoredSentence(rank, hit, pos, row, text, float(sims[pos]), cov, prob, relevance, x, flags, facts))
+                out.append(ScoredSentence(position, hit, pos, row, text, float(sims[pos]), cov, prob, relevance, x, flags, facts))
         return out
 
 

@@ -352,6 +352,15 @@ class Settings(BaseSettings):
         ),
     )
 
+    note_hits: int = Field(
+        2,
+        description=(
+            "The answer path adds at most this many notes that the top passages cite and retrieval did not bring "
+            "('35 cities¹⁵' brings note 15, the list of the cities): reports keep figures and definitions in notes."
+        ),
+    )
+    note_hits_from: int = Field(3, description="The notes of this many top passages are considered.")
+
     # --- answering ----------------------------------------------------------------------
     backend: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
         "extractive",

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .cleaning import clean_line, collapse_ws, fix_unicode, match_tokens
+from .cleaning import clean_line, collapse_ws, fix_unicode, match_tokens, note_markers
 
 _BARE_NUMBER = re.compile(r"^\s*\d{1,3}\s*$")
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*)$")
@@ -47,6 +47,8 @@ class Block:
     lines: list[tuple[int, str]]  # (1-based line number, repaired line text)
     section: list[str] = field(default_factory=list)
     level: int = 0
+    note: int | None = None  # a footnote block: the number of the note it holds
+    marks: dict[int, list[int]] = field(default_factory=dict)  # line number -> numbers of the notes it cites
 
     @property
     def text(self) -> str:
@@ -201,6 +203,9 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
         if _SUP_FOOTNOTE.match(s):
             close_paragraph() if current and _SENTENCE_END.search(current.lines[-1][1]) else None
             fn = Block("footnote", [(lineno, clean_line(raw).strip())], list(section) + ["Footnotes"])
+            opening = note_markers(s.split()[0])
+            fn.note = opening[0] if opening else None
+            last_note = fn.note if fn.note is not None else last_note
             blocks.append(fn)
             i += 1
             # reference lines printed right under it (no blank line) belong to the same note
@@ -240,13 +245,16 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
             if not ends:
                 assert footnote is not None
                 text = clean_line(raw).strip()
-                note = _note_number(text, last_note)
+                # the first line of a block structure took for a note may open with any number ("108 …"
+                # after note 38: the notes between were printed apart from their numbers)
+                note = _note_number(text, None if not footnote.lines else last_note)
                 if note is not None:
                     # each note is a block of its own, without its number: "36 Ibid." and "37 The India
                     # Centre for Migration (ICM) is …" are two notes, not one sentence "36 Ibid. 37 The …"
                     if footnote.lines:
                         close_footnote()
                         footnote = Block("footnote", [], list(section) + ["Footnotes"])
+                    footnote.note = note
                     last_note, text = note, _NOTE_START.sub("", text, count=1)
                 footnote.lines.append((lineno, text))
                 i += 1
@@ -330,6 +338,9 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
 
     close_paragraph()
     close_footnote()
+    for b in blocks:  # the notes each line of running text cites ("cities<sup>15</sup>", "competences23")
+        if b.kind in ("paragraph", "title", "aside"):
+            b.marks = {n: m for n, _ in b.lines if (m := note_markers(L.raw[n - 1]))}
     return _drop_pull_quotes(blocks)
 
 

@@ -114,3 +114,15 @@ def test_langchain_retriever(assistant):
     assert len(docs) == 5 and all(isinstance(d, Document) for d in docs)
     assert {"source", "start_line", "end_line", "section", "score"} <= set(docs[0].metadata)
     assert any("Morocc" in d.page_content for d in docs)
+
+
+def test_a_note_cited_by_a_top_passage_joins_the_hits(assistant):
+    # "Intercultural competences²³ have been integrated into job profiles …": note 23 holds the definition
+    question = "How does Munich define the intercultural competences that it built into the job profiles of its staff?"
+    _, _, evidence, _ = assistant.pipeline.evidence(question, [])
+    notes = [h for h in evidence.hits if h.cited_by is not None]
+    assert notes and all(h.passage.section_kind == "footnote" for h in notes)
+    assert all(set(h.passage.notes) & set(evidence.hits[h.cited_by].passage.cites) for h in notes)
+    assert len(assistant.search.search(question)) == assistant.settings.top_k  # plain search: no notes added
+    answer = assistant.ask(question)
+    assert "knowledge, skills, and attitudes" in answer.answer

@@ -22,9 +22,11 @@ from assistant.scoring import FEATURES, sentence_flags
 from assistant.settings import ComposeSettings
 
 
-def passage(pid: str, sentences: list[str], source: str = "r1.txt", titles: list[int] | None = None) -> Passage:
+def passage(pid: str, sentences: list[str], source: str = "r1.txt", titles: list[int] | None = None,
+            note_starts: list[int] | None = None) -> Passage:
     return Passage(passage_id=pid, source=source, title="A report", short_citation="Author 2020", start_line=1,
-                   end_line=5, text=" ".join(sentences), sentences=sentences, titles=titles or [])
+                   end_line=5, text=" ".join(sentences), sentences=sentences, titles=titles or [],
+                   note_starts=note_starts or [])
 
 
 class World:
@@ -140,6 +142,16 @@ def test_a_follow_up_may_quote_again_what_it_names_anew():
     shown = frozenset(p.sentences)
     assert quotes(compose(world, probs, shown=shown, named_anew=frozenset({"bern"}))) == [p.sentences[0]]
     assert quotes(compose(world, probs, shown=shown, named_anew=frozenset({"berne"}))) != [p.sentences[0]]
+
+
+def test_a_note_is_no_context_for_the_next_note():
+    # two notes in one passage: "The city defines …" opens note 23; note 22 before it is not its antecedent
+    p = passage("n1", ["For an overview of city strategies see the network's guide on integrating cities.",
+                       "The city defines intercultural competences as knowledge, skills and attitudes."], note_starts=[0, 1])
+    world = World([p])
+    assert quotes(compose(world, {(0, 1): 0.9})) == [p.sentences[1]]
+    same_note = passage("n2", p.sentences, note_starts=[0])
+    assert quotes(compose(World([same_note]), {(0, 1): 0.9})) == [" ".join(p.sentences)]
 
 
 def test_the_word_budget_bounds_the_answer():

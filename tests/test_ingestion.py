@@ -8,7 +8,7 @@ import unicodedata
 from conftest import source_lines
 
 from assistant.chunking import make_passages
-from assistant.cleaning import text_in_span
+from assistant.cleaning import note_markers, text_in_span
 from assistant.ingest import furniture_for, load_manifest
 from assistant.structure import parse_document
 
@@ -150,6 +150,24 @@ def test_each_note_is_its_own_text_without_its_number(passages):
     notes = [p for p in of(passages, F003) if p.section_kind == "footnote"]
     assert any(p.text.startswith("For example, approximate figures for Flanders in 2012") for p in notes)
     assert not any("approximate figures for Flanders" in p.text for p in body(passages, F003))
+
+
+def test_note_markers_are_read_before_they_are_stripped():
+    assert note_markers("involvement from 35 cities<sup>15</sup> and led to") == [15]
+    assert note_markers("Intercultural competences23 have been integrated into job") == [23]
+    assert note_markers("specific courses for women and men.17") == [17]
+    assert note_markers("There are 80 formal partnerships between municipalities") == []
+    assert note_markers("the expert institute, Art.1, named after the constitution") == []
+
+
+def test_a_passage_knows_the_notes_it_cites_and_a_note_passage_the_notes_it_holds(passages):
+    # 003: "Intercultural competences23 have been integrated into job profiles" cites note 23, which defines them
+    citing = [p for p in body(passages, F003) if any("Intercultural competences have been integrated" in s for s in p.sentences)]
+    assert citing and 23 in citing[0].cites
+    note = [p for p in of(passages, F003) if 23 in p.notes]
+    assert len(note) == 1 and note[0].section_kind == "footnote"
+    opening = [i for i, s in enumerate(note[0].sentences) if s.startswith("The city defines intercultural competences")]
+    assert opening and opening[0] in note[0].note_starts
 
 
 def _paragraphs(lines: list[str]) -> list[str]:

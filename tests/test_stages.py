@@ -68,6 +68,11 @@ def test_kinds_of_sentence_that_are_not_quoted():
     assert "anaphor" in sentence_flags("It then opened a second office in the north.")
     assert "anaphor" in sentence_flags("The city opened a second office in the north of the town.")  # which city?
     assert not sentence_flags("Utrecht opened a second office in the north of the town.")
+    # reference entries: "Author (year), “Title”" and an inverted author name before "(year),"
+    assert "biblio" in sentence_flags("Urban Partnership on Inclusion (2017), “Action Plan: Partnership on Inclusion”.")
+    assert "biblio" in sentence_flags("Heimann, Christiane and Janina Doe (2020), Evaluation Report: Urban Partnership.")
+    assert "biblio" not in sentence_flags("According to Van Ewijk (2013), Dutch municipalities took the lead in most cases.")
+    assert "biblio" not in sentence_flags("Berlin, Hamburg and Munich opened welcome centres for newcomers in 2015.")
 
 
 def test_a_link_in_the_closing_clause_is_cut_off_not_the_sentence():
