@@ -47,9 +47,12 @@ META = re.compile(
 BIBLIO = re.compile(
     r"\(\d{4}[a-z]?\)\s*:\s*\d|\((?:19|20)\d\d[a-z]?\),\s*[“\"‘]|^[A-Z][\w’'-]+,\s[A-Z][^.;:]{0,80}\((?:19|20)\d\d[a-z]?\)[,.]|\b\d{4}\)?\s*:\s*\d+(?:[–-]\d+)?\s*\.?$|\bpp?\.\s*\d|\bvol\.\s*\d|\bno\.\s*\d|"
     r"\bet al\.|\b(?:PhD thesis|working paper|retrieved from|accessed on|last accessed|ISBN|doi:|eds?\.\s*[,(])|"
-    r"^\W*sources?\s*:|\bIbid\b|^\W*(?:see|cf\.)\s+[A-Z]|^\W*(?:interview|personal communication|email|e-mail)s? (?:with|by|from)\b",
+    r"^\W*sources?\s*:|^\W*for (?:an overview|more|further|details|a discussion|a review|an analysis)\b[^.]{0,100}\bsee\s+[A-Z]|\bIbid\b|^\W*(?:see|cf\.)\s+[A-Z]|^\W*(?:interview|personal communication|email|e-mail)s? (?:with|by|from)\b",
     re.I,
 )
+# in a note, a sentence that ends with its publication details is a reference: "… perspectief van de G4
+# (Association of Dutch Municipalities [VNG], 2012)." (in running text "(Smith et al., 2012)." is a citation)
+_NOTE_REFERENCE_END = re.compile(r"\([^()]{3,160},\s*(?:19|20)\d\d[a-z]?\)\.?$")
 # A sentence that opens with a connective needs the one before it. Words that are connectives only
 # when a comma follows them ("So, ..." but "So far, ...", "Still, ..." but "Still today ...") need it.
 CONNECTIVE = re.compile(
@@ -320,6 +323,8 @@ class SentenceScorer:
                     text, flags = head, sentence_flags(head + "…") | {"tail_trimmed"}
                 facts = self.facts(row, text)
                 flags = flags | ({"title"} if pos in hit.passage.titles else frozenset())
+                if hit.passage.section_kind == "footnote" and _NOTE_REFERENCE_END.search(text):
+                    flags = flags | {"biblio"}  # "… (Association of Dutch Municipalities [VNG], 2012)." in a note
                 names = sum(idf.idf(stem(k)) for k, v in facts.items() if v == "name" and stem(k) not in qstems)
                 acronym = any(v == "acronym" and k not in qlow for k, v in facts.items())
                 number = any(v == "number" and k not in qlow for k, v in facts.items())

@@ -146,7 +146,7 @@ def test_a_follow_up_may_quote_again_what_it_names_anew():
 
 def test_a_note_is_no_context_for_the_next_note():
     # two notes in one passage: "The city defines …" opens note 23; note 22 before it is not its antecedent
-    p = passage("n1", ["For an overview of city strategies see the network's guide on integrating cities.",
+    p = passage("n1", ["The network's guide lists the integration strategies of twenty member cities.",
                        "The city defines intercultural competences as knowledge, skills and attitudes."], note_starts=[0, 1])
     world = World([p])
     assert quotes(compose(world, {(0, 1): 0.9})) == [p.sentences[1]]

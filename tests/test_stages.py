@@ -73,6 +73,8 @@ def test_kinds_of_sentence_that_are_not_quoted():
     assert "biblio" in sentence_flags("Heimann, Christiane and Janina Doe (2020), Evaluation Report: Urban Partnership.")
     assert "biblio" not in sentence_flags("According to Van Ewijk (2013), Dutch municipalities took the lead in most cases.")
     assert "biblio" not in sentence_flags("Berlin, Hamburg and Munich opened welcome centres for newcomers in 2015.")
+    assert "biblio" in sentence_flags("For an overview of city strategies see EUROCITIES, Integrating Cities: Cities and Migrants.")
+    assert "biblio" not in sentence_flags("For example, the city saw its budget for language courses cut by half.")
 
 
 def test_a_link_in_the_closing_clause_is_cut_off_not_the_sentence():
@@ -119,6 +121,20 @@ def test_a_place_in_the_country_asked_covers_the_country_word():
     hits = [Hit(i, p, 0.03, 0.5, i, i) for i, p in enumerate(passages)]
     by_text = {x.text: x.coverage for x in scorer.score(analysis, hits, np.zeros(3, dtype=np.float32))}
     assert by_text[texts[0]] > by_text[texts[1]]
+
+
+def test_in_a_note_a_sentence_ending_with_its_publication_details_is_a_reference():
+    import numpy as np
+
+    texts = ["Risks and bottlenecks from the perspective of the four cities (Association of Municipalities [VNG], 2012).",
+             "Cities matter more than ever for the reception of newcomers (Penninx and Martiniello, 2004)."]
+    note = passage("n", texts[0], kind="footnote")
+    running = passage("b", texts[1])
+    index = _Index([note, running])
+    scorer = SentenceScorer(index, IdfTable([note, running]), {})
+    hits = [Hit(0, note, 0.03, 0.5, 0, 0), Hit(1, running, 0.03, 0.5, 1, 1)]
+    flags = {x.text: x.flags for x in scorer.score(analyse("What do cities do?", REPORTS), hits, np.zeros(3, dtype=np.float32))}
+    assert "biblio" in flags[texts[0]] and "biblio" not in flags[texts[1]]
 
 
 def test_a_follow_up_names_anew_only_what_earlier_questions_did_not():
