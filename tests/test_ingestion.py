@@ -170,8 +170,12 @@ def test_a_passage_knows_the_notes_it_cites_and_a_note_passage_the_notes_it_hold
     assert opening and opening[0] in note[0].note_starts
 
 
+def _texts(lines: list[str], kind: str) -> list[str]:
+    return [b.text for b in parse_document(lines) if b.kind == kind]
+
+
 def _paragraphs(lines: list[str]) -> list[str]:
-    return [b.text for b in parse_document(lines) if b.kind == "paragraph"]
+    return _texts(lines, "paragraph")
 
 
 def test_box_between_the_halves_of_a_sentence_moves_after_it():
@@ -199,12 +203,11 @@ def test_reference_lines_under_a_footnote_join_it_and_the_sentence_resumes():
         "B. Writer, The second study, City: Publisher, 2016.", "",
         "level, while the cities deliver them.",
     ]
-    blocks = parse_document(lines)
-    assert [b.text for b in blocks if b.kind == "paragraph"] == [
+    assert _texts(lines, "paragraph") == [
         "Most of the services that newcomers rely on in their first years are paid for by the national level, "
         "while the cities deliver them."
     ]
-    assert [b.text for b in blocks if b.kind == "footnote"] == [
+    assert _texts(lines, "footnote") == [
         "A. Author, The first study, City: Publisher, 2014. B. Writer, The second study, City: Publisher, 2016."
     ]
 
@@ -218,8 +221,7 @@ def test_numbered_notes_are_split_and_lose_their_numbers():
         "think tank on 12 matters of migration.",
         "38 A. Author, A study of centres, City: Publisher, 2014.",
     ]
-    notes = [b.text for b in parse_document(lines) if b.kind == "footnote"]
-    assert notes == [
+    assert _texts(lines, "footnote") == [
         "Ibid.",
         "The centre is a public institution. It was set up by the ministry in July 2008 to serve as a think tank on "
         "12 matters of migration.",
@@ -235,12 +237,11 @@ def test_a_list_in_a_note_that_runs_over_the_page_is_finished_by_its_tail():
         "Cities also exchanged staff and visited each other's services during the programme.", "",
         "Sefton (UK), Stuttgart (DE), Turku (FI), Zurich (CH).",
     ]
-    blocks = parse_document(lines)
-    assert [b.text for b in blocks if b.kind == "footnote"] == [
+    assert _texts(lines, "footnote") == [
         "Amsterdam (NL), Antwerp (BE), Athens (GR), Barcelona (ES), Bologna (IT), Sefton (UK), Stuttgart (DE), Turku (FI), "
         "Zurich (CH)."
     ]
-    assert not any("Sefton" in b.text for b in blocks if b.kind == "paragraph")
+    assert not any("Sefton" in t for t in _texts(lines, "paragraph"))
 
 
 def test_note_list_tail_printed_after_the_body_rejoins_its_note(passages):
