@@ -145,6 +145,22 @@ def levels_asked(question: str) -> tuple[str, ...]:
     return tuple(levels_named(actor)[:1])
 
 
+_ASK_PERSON = re.compile(r"\b(?:what (?:is|was|are|were) the names? of|who (?:is|was|are|were)|name the|names? of)\b", re.I)
+
+
+def person_asked(question: str) -> str | None:
+    """The role whose holder's name the question asks for: "mayor" in "What is the name of the Berlin
+    mayor who …?" or "Who is the mayor of Saint-Josse-ten-Noode?" (roles: actors.yaml)."""
+    from .domain import get_domain
+
+    if not _ASK_PERSON.search(question):
+        return None
+    for role in sorted(get_domain().person_roles, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(role)}s?\b", question, re.I):
+            return role
+    return None
+
+
 def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
     named = report_names(question, reports)
     return QueryAnalysis(
@@ -158,4 +174,5 @@ def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
         comparative=bool(_COMPARATIVE.search(question)),
         levels=levels_asked(question),
         parts=question_parts(question),
+        person_role=person_asked(question),
     )

@@ -52,6 +52,7 @@ class Domain:
     starters: list[str]
     library_placeholder: str
     opinion_patterns: list[str]
+    person_roles: tuple[str, ...] = ()  # roles held by one person ("mayor", "minister"): actors.yaml
     _demonyms: list[str] = field(default_factory=list)
     _city_overrides: dict[str, str] = field(default_factory=dict)
     _code_to_name: dict[str, str] = field(default_factory=dict)
@@ -259,6 +260,7 @@ def load_domain(directory: Path) -> Domain:
         starters=list(documents.get("starters") or []),
         library_placeholder=str(documents.get("library_placeholder") or ""),
         opinion_patterns=list(documents.get("opinion_patterns") or []),
+        person_roles=tuple(actors.get("person_roles") or ()),
         _city_overrides=dict(overrides),
         _code_to_name=code_to_name,
         _demonyms=sorted(set(demonyms)),

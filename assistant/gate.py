@@ -37,6 +37,7 @@ MISSING_FACT_TEXT = {
     "number": "The reports do not give this figure. What they say on the topic:",
     "year": "The reports do not give this date. What they say on the topic:",
     "place": "The reports do not name such a place. What they say on the topic:",
+    "person": "The reports do not name this person. What they say on the topic:",
 }
 # sections that describe the document rather than a topic are not offered as "nearest topics"
 _DOCUMENT_PARTS = ("introduction", "summary", "conclusion", "contents", "references", "bibliography", "notes",
@@ -82,6 +83,10 @@ class Gate:
         "what is the budget / rate / share of X" question a sentence that gives that kind of figure
         and names X (in it or in the sentence before)."""
         quotable = [x for x in scored if not (x.flags & UNQUOTABLE)]
+        if analysis.person_role and self.settings.person_check and quotable:
+            # "What is the name of the Berlin mayor …?": some sentence must name a person in that role
+            if not any(_names_person(x, analysis.person_role) for x in scored):
+                return "person"
         if "name" in analysis.asks and quotable and self.settings.place_pair_check:
             # "Which Philippine towns are twinned with an Italian city?": some sentence must tie places of
             # every country the question names, not just mention each on its own
@@ -105,6 +110,24 @@ class Gate:
             elif not any(v == kind and k not in question for x in probable for k, v in x.facts.items()):
                 return kind
         return None
+
+
+_CAPITALISED_RUN = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ’'-]+(?:\s+[A-ZÀ-Ý][a-zà-ÿ’'-]+)+")
+
+
+def _names_person(x: ScoredSentence, role: str, window: int = 40) -> bool:
+    """Does the sentence name a person next to ``role`` ("the current mayor, Emir Kir, is …"): two or
+    more capitalised words within ``window`` characters of the role, each a name of this corpus (never
+    written in lower case: ``ScoredSentence.facts``), that the gazetteer does not take for a place?"""
+    names = {k for k, v in x.facts.items() if v == "name"}
+    domain = get_domain()
+    for m in re.finditer(rf"\b{re.escape(role)}s?\b", x.text, re.I):
+        near = x.text[max(0, m.start() - window): m.end() + window]
+        for run in _CAPITALISED_RUN.finditer(near):
+            words = run.group(0).split()
+            if all(re.sub(r"[’']s?$", "", w).lower() in names for w in words) and not domain.find_places(run.group(0)):
+                return True
+    return False
 
 
 def _countries(text: str) -> set[str]:

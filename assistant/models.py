@@ -192,6 +192,7 @@ class QueryAnalysis:
     comparative: bool = False  # asks across reports ("do the reports agree ...")
     levels: tuple[str, ...] = ()  # the level of government it asks for ("how can an origin-country municipality")
     parts: tuple[str, ...] = ()  # the questions a compound question asks ("How many …", "who launched it?")
+    person_role: str | None = None  # the role whose holder's name it asks for ("mayor" in "Who is the mayor of …?")
 
 
 @dataclass

@@ -105,6 +105,14 @@ class GateSettings(BaseModel):
             "them; otherwise the reply says the reports name no such place and quotes what they do say."
         ),
     )
+    person_check: bool = Field(
+        True,
+        description=(
+            "A question asking for the name of someone in a role ('What is the name of the Berlin mayor …?', roles in "
+            "knowledge_base/domain/actors.yaml) is answered only if a retrieved sentence names a person next to that "
+            "role; otherwise the reply says the reports do not name them and quotes what they do say."
+        ),
+    )
     missing_fact_sentences: int = Field(
         10,
         description=(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.analysis import analyse, asks_for
+from assistant.analysis import analyse, asks_for, person_asked
 from assistant.assemble import FLAG, render
 from assistant.gate import Gate, corpus_vocabulary, decline_message, nearest_topics
 from assistant.models import (
@@ -200,6 +200,19 @@ def test_a_pair_of_places_no_sentence_ties_is_a_missing_place():
     assert not d.answer and d.reason == "missing_fact" and d.missing == "place"
     # a question opening with "Can" names no French town
     assert decide("Can you name a Moroccan town twinned with a Dutch city?", dutch, 0.7, 0.8).answer
+
+
+def test_the_name_of_someone_no_sentence_names_is_a_missing_person():
+    assert person_asked("What is the name of the Berlin mayor who kept his distance?") == "mayor"
+    assert person_asked("Who is the mayor of Saint-Josse-ten-Noode?") == "mayor"
+    assert person_asked("Who runs the welcome desk in Barcelona?") is None  # no role: an actor, not a person
+    assert person_asked("Which mayors signed the charter?") is None  # asks which, not for a name
+    q = "What is the name of the Berlin mayor who kept his distance from Istanbul?"
+    unnamed = "The Berlin mayor has distanced himself from an existing link with Istanbul."
+    d = decide(q, unnamed, 0.7, 0.8, facts={"berlin": "name", "istanbul": "name"})
+    assert not d.answer and d.reason == "missing_fact" and d.missing == "person"
+    named = "The Berlin mayor, Klaus Beispiel, has not visited Istanbul since the elections."
+    assert decide(q, named, 0.7, 0.8, facts={"berlin": "name", "istanbul": "name", "klaus": "name", "beispiel": "name"}).answer
 
 
 def test_a_decline_names_topics_but_not_document_parts():
