@@ -222,7 +222,9 @@ def make_passages(
     return _merge_short_tails(passages, min_words, max_words, asides)
 
 
-def _merge_short_tails(passages: list[Passage], min_words: int, max_words: int, asides: set[int] = frozenset()) -> list[Passage]:
+def _merge_short_tails(
+    passages: list[Passage], min_words: int, max_words: int, asides: frozenset[int] | set[int] = frozenset()
+) -> list[Passage]:
     """A passage below min_words joins the previous passage of the same section and kind when the
     result stays within max_words; an aside (``asides``: indexes in ``passages``) joins none and
     none joins it."""

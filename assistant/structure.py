@@ -408,7 +408,7 @@ def _interrupted_paragraph(blocks: list[Block], current: Block, L: _Lines, max_b
         short = _words(b.text) <= max_box_words and not _SENTENCE_END.search(b.lines[-1][1])
         return short or _is_reference(b.text)
 
-    if not interruption(current) or current.kind == "footnote":
+    if not interruption(current):
         return None
     run = 1
     for b in reversed(blocks):
