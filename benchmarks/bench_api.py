@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -31,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_load import (  # noqa: E402
-    RssSampler, answer_problem, free_port, load_questions, percentile, start_server, tree_cpu_s, tree_rss_mb,
-    wait_until_up, write_result)
+    RssSampler, answer_problem, free_port, load_questions, percentile, start_server, stop_server, tree_cpu_s,
+    tree_rss_mb, wait_until_up, write_result)
 
 REPO = Path(__file__).resolve().parent.parent
 GOALS = {"p95_ms": 1500.0, "errors": 0, "peak_rss_mb": 1536.0}
@@ -222,11 +221,7 @@ def main() -> int:
                 flush=True,
             )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
     keys = ("p50_ms", "p95_ms", "p99_ms", "max_ms", "first_content_p50_ms", "throughput_rps", "peak_rss_mb",
             "server_cpu_ms_per_request", "client_cpu_ms_per_request", "loadavg_1min_median_during")

@@ -34,7 +34,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_load import free_port, tree_memory_mb  # noqa: E402
+from bench_load import free_port, stop_server, tree_memory_mb  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 MODES = ("build", "reload", "ask", "cold-ask", "serve")
@@ -135,12 +135,7 @@ def serve(code: Path, data: Path, timeout: float = 300) -> dict:
         seconds = time.perf_counter() - t0
         rss, hwm = tree_memory_mb(proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc, timeout=30)
     return {"seconds": seconds, "rss_mb": rss, "peak_rss_mb": hwm, "load1": load}
 
 

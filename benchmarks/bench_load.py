@@ -139,6 +139,17 @@ def start_server(port: int, concurrency: int | None = None, passcode: str | None
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def stop_server(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Stop a server started by ``start_server`` (or any child process): terminate, kill if it
+    has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 300, probe: str = "config",
                   passcode: str | None = None) -> float:
     """Seconds until ``url + probe`` answers 200 (with the passcode as a Bearer token when given)."""
@@ -289,11 +300,7 @@ def main() -> int:
                 flush=True,
             )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
     med = {k: round(statistics.median(r[k] for r in runs), 1) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "throughput_rps", "peak_rss_mb")}
     med["errors"] = sum(r["errors"] for r in runs)

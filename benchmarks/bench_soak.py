@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -35,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_load import (  # noqa: E402
-    answer_problem, free_port, load_questions, percentile, start_server, tree_cpu_s, tree_rss_mb, wait_until_up,
-    write_result)
+    answer_problem, free_port, load_questions, percentile, start_server, stop_server, tree_cpu_s, tree_rss_mb,
+    wait_until_up, write_result)
 
 REPO = Path(__file__).resolve().parent.parent
 DOORS = ("gradio", "openai", "rest")
@@ -194,11 +193,7 @@ def main() -> int:
         sampler.stop()
         alive = proc.poll() is None
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
     records = [r for o in outs for r in o["records"]]
     errors = [r[3] for r in records if r[3]]
