@@ -84,6 +84,16 @@ def new_page(browser, viewport=None, **kw):
     return page
 
 
+def download(page, button: str, files: str) -> Path:
+    """Click the export ``button``, wait for its link in ``files``, download it; the file's path."""
+    page.click(button)
+    link = page.locator(f"{files} a").first
+    link.wait_for()
+    with page.expect_download() as dl:
+        link.click()
+    return Path(dl.value.path())
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / name), full_page=True)
 
@@ -201,14 +211,10 @@ def test_ask_see_cited_answer_click_a_marker_see_the_passage(browser, web):
     assert votes and votes[0].vote == "down" and votes[0].comment == "Please cite the Nador example"
 
     # export as Markdown with full citations
-    page.click("#pa-export")
-    link = page.locator("#pa-export-file a").first
-    link.wait_for()
-    with page.expect_download() as dl:
-        link.click()
-    md = Path(dl.value.path()).read_text(encoding="utf-8")
+    exported = download(page, "#pa-export", "#pa-export-file")
+    md = exported.read_text(encoding="utf-8")
     assert f"## 1. {QUESTION}" in md and "**Sources**" in md and "Bilgili & Agimi 2015" in md
-    shutil.copy(dl.value.path(), SHOTS / "01-exported-conversation.md")
+    shutil.copy(exported, SHOTS / "01-exported-conversation.md")
     page.context.close()
 
 
@@ -313,15 +319,11 @@ def test_workshop_join_with_passcode_and_facilitator_sees_it_live(browser, works
     fac.wait_for_selector("#pa-fac-fb >> text=Good start for our strategy", timeout=15_000)
     shot(fac, "10-facilitator-live-questions-and-feedback.png")
 
-    fac.click("#pa-fac-export")
-    link = fac.locator("#pa-fac-file a").first
-    link.wait_for()
-    with fac.expect_download() as dl:
-        link.click()
-    md = Path(dl.value.path()).read_text(encoding="utf-8")
+    exported = download(fac, "#pa-fac-export", "#pa-fac-file")
+    md = exported.read_text(encoding="utf-8")
     assert md.count("## Conversation") == 2 and "Amina" in md and "Bram" in md and "**Sources**" in md
     assert "Good start for our strategy" in md
-    shutil.copy(dl.value.path(), SHOTS / "10-workshop-transcripts.md")
+    shutil.copy(exported, SHOTS / "10-workshop-transcripts.md")
 
     # the facilitator opens Amina's conversation: her answer with its citations, and a chip opens its passage
     fac.get_by_label("Open a participant's conversation").click()

@@ -232,7 +232,7 @@ def _inert_dom(page) -> list[str]:
 
 
 def test_a_planted_report_makes_no_browser_fetch_anything_outside_the_server(browser, locked_server, planted):
-    from test_browser import CHIP, ask, login, new_page
+    from test_browser import CHIP, ask, download, login, new_page
 
     url, app, store = locked_server
     app.state.pa_access.throttle.clear()
@@ -280,12 +280,7 @@ def test_a_planted_report_makes_no_browser_fetch_anything_outside_the_server(bro
     amina.wait_for_selector("#pa-about >> text=Zephyrville welcome desks <img")
     # the export: a Markdown file in which nothing is active
     amina.get_by_role("tab", name="Chat").click()
-    amina.click("#pa-export")
-    link = amina.locator("#pa-export-file a").first
-    link.wait_for()
-    with amina.expect_download() as dl:
-        link.click()
-    md = Path(dl.value.path()).read_text(encoding="utf-8")
+    md = download(amina, "#pa-export", "#pa-export-file").read_text(encoding="utf-8")
     assert "Zephyrville" in md and TRACKER in md and inactive(md) == []
 
     # the facilitator reads the conversations, the one with every trick too, and exports them all
@@ -302,12 +297,7 @@ def test_a_planted_report_makes_no_browser_fetch_anything_outside_the_server(bro
         assert shown in fac_chat, shown
     hrefs = fac.eval_on_selector_all("#pa-fac-chat a[href]", "as => as.map(a => a.getAttribute('href'))")
     assert hrefs and all(h.startswith("#pa-f-") for h in hrefs), hrefs
-    fac.click("#pa-fac-export")
-    link = fac.locator("#pa-fac-file a").first
-    link.wait_for()
-    with fac.expect_download() as dl:
-        link.click()
-    assert inactive(Path(dl.value.path()).read_text(encoding="utf-8")) == []
+    assert inactive(download(fac, "#pa-fac-export", "#pa-fac-file").read_text(encoding="utf-8")) == []
     fac.wait_for_timeout(500)  # anything the last render would fetch has been asked for
 
     for page in (amina, fac):
