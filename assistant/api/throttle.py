@@ -48,12 +48,15 @@ class LoginThrottle:
                    cap=web.login_backoff_max_s, forget=web.login_forget_s)
 
     @staticmethod
-    def keys(ip: str | None, user: str | None) -> list[str]:
-        out = [f"ip:{ip or '?'}"]
+    def _user_key(user: str | None) -> str | None:
+        """``user:<name>`` with the name's spaces collapsed and its case folded; None without a name."""
         name = " ".join((user or "").split()).casefold()
-        if name:
-            out.append(f"user:{name}")
-        return out
+        return f"user:{name}" if name else None
+
+    @classmethod
+    def keys(cls, ip: str | None, user: str | None) -> list[str]:
+        user_key = cls._user_key(user)
+        return [f"ip:{ip or '?'}"] + ([user_key] if user_key else [])
 
     def _allowance(self, key: str) -> int:
         return self.ip_free if key.startswith("ip:") else self.free
@@ -126,12 +129,12 @@ class LoginThrottle:
     def succeeded(self, user: str | None, ip: str | None = None) -> None:
         """A successful login: its user name's failures are forgotten; with ``ip``, the attempt
         ``attempt`` counted for the address is taken back (its earlier failures stay)."""
-        name = " ".join((user or "").split()).casefold()
         if ip is not None:
             self.release(ip, None)
-        if name:
+        user_key = self._user_key(user)
+        if user_key:
             with self._lock:
-                self._records.pop(f"user:{name}", None)
+                self._records.pop(user_key, None)
 
     def clear(self) -> None:
         with self._lock:
