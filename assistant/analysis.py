@@ -148,6 +148,11 @@ def levels_asked(question: str) -> tuple[str, ...]:
 _ASK_PERSON = re.compile(r"\b(?:what (?:is|was|are|were) the names? of|who (?:is|was|are|were)|name the|names? of)\b", re.I)
 
 
+def role_pattern(role: str) -> re.Pattern:
+    """A role as a whole word, singular or plural, any case: "mayor" matches "Mayor" and "mayors"."""
+    return re.compile(rf"\b{re.escape(role)}s?\b", re.I)
+
+
 def person_asked(question: str) -> str | None:
     """The role whose holder's name the question asks for: "mayor" in "What is the name of the Berlin
     mayor who …?" or "Who is the mayor of Saint-Josse-ten-Noode?" (roles: actors.yaml)."""
@@ -156,7 +161,7 @@ def person_asked(question: str) -> str | None:
     if not _ASK_PERSON.search(question):
         return None
     for role in sorted(get_domain().person_roles, key=len, reverse=True):
-        if re.search(rf"\b{re.escape(role)}s?\b", question, re.I):
+        if role_pattern(role).search(question):
             return role
     return None
 

@@ -36,11 +36,11 @@ from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence
 from .scoring import CONNECTIVE, FEATURES, INNER_CONNECTIVE, UNQUOTABLE, sentence_flags
 from .settings import ComposeSettings
 from .taxonomy import level_label
+from .text import inner_capitalised
 
 _PLACE_WORD = re.compile(r"\b(cit(?:y|ies)|towns?|countr(?:y|ies)|regions?|municipalit(?:y|ies)|where)\b", re.I)
 _MODAL = re.compile(r"\b(should|must|ought to|need(?:s)? to|would do well|could|is (?:key|essential|crucial|important))\b", re.I)
 _QUESTION_NAMES = FEATURES.index("question_names")
-_CAPITALISED = re.compile(r"\b[A-ZÀ-Ý][\w’'-]+")
 
 
 def _names_asked(x: ScoredSentence) -> bool:
@@ -249,7 +249,7 @@ class ExtractiveComposer:
             if value[best.key] >= floor:
                 return best
         # the sentence naming most of the places, programmes and bodies the question names
-        asked = {m.group(0).lower() for m in _CAPITALISED.finditer(analysis.text) if m.start() > 0}
+        asked = {w.lower() for w in inner_capitalised(analysis.text)}
         named = [x for x in ranked if _names_asked(x) and value[x.key] >= floor]
         if named:
             best_named = max(named, key=lambda x: (sum(n in x.text.lower() for n in asked), value[x.key]))

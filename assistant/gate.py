@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 
+from .analysis import role_pattern
 from .counted import counted_noun, gives_count, gives_figure_of, measured_subject
 from .domain import get_domain
 from .guard import unknown_terms
@@ -121,7 +122,7 @@ def _names_person(x: ScoredSentence, role: str, window: int = 40) -> bool:
     written in lower case: ``ScoredSentence.facts``), that the gazetteer does not take for a place?"""
     names = {k for k, v in x.facts.items() if v == "name"}
     domain = get_domain()
-    for m in re.finditer(rf"\b{re.escape(role)}s?\b", x.text, re.I):
+    for m in role_pattern(role).finditer(x.text):
         near = x.text[max(0, m.start() - window): m.end() + window]
         for run in _CAPITALISED_RUN.finditer(near):
             words = run.group(0).split()

@@ -38,6 +38,7 @@ from .models import (
 from .retrieval import HybridSearch
 from .scoring import SentenceScorer
 from .settings import Settings
+from .text import inner_capitalised
 
 
 class AnswerPipeline:
@@ -173,15 +174,12 @@ class AnswerPipeline:
         return frozenset(quoted)
 
 
-_NAME = re.compile(r"\b[A-ZÀ-Ý][\w’'-]+")
-
-
 def named_anew(question: str, history: list[str]) -> frozenset[str]:
     """The names (capitalised words inside the question) that a follow-up brings and no earlier
     question of the conversation named: {"bern"} for "And how is the formula different in the city
     of Bern itself?" after "How does Switzerland fund schools …?"."""
     earlier = " ".join(history).lower()
-    names = {re.sub(r"[’']s?$", "", m.group(0)).lower() for m in _NAME.finditer(question) if m.start() > 0}
+    names = {re.sub(r"[’']s?$", "", w).lower() for w in inner_capitalised(question)}
     return frozenset(n for n in names if not re.search(rf"\b{re.escape(n)}\b", earlier))
 
 

@@ -59,6 +59,15 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(_american().get(word, word))
 
 
+_CAPITALISED = re.compile(r"\b[A-ZÀ-Ý][\w’'-]+")
+
+
+def inner_capitalised(text: str) -> list[str]:
+    """The capitalised words of ``text`` after its first character, as written: the names a question
+    carries ("Bern", "Ankara's"); the capital that opens it is no sign of a name."""
+    return [m.group(0) for m in _CAPITALISED.finditer(text) if m.start() > 0]
+
+
 def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:
     """Stemmed content words (stop words removed), in order, duplicates kept."""
     return [stem(w) for w in words(text) if w not in STOPWORDS and w not in extra_stop and len(w) > 1]
