@@ -47,10 +47,10 @@ _GENERIC = frozenset(
     play plays played keep kept want wants wanted need needs needed see seen think find found show shows showed
     hold holds held called call role part kind sort type lot lots bit little first last next exist exists
     like likely available everywhere anywhere somewhere altogether whole overall generally usually often
-    authors author yes okay thanks back apart besides except similar comparable likewise""".split()
+    authors author yes okay thanks back apart besides except similar comparable likewise manage managed fit fitted try tried""".split()
 ) | frozenset(
     f"{v}{suffix}"
-    for v in "mention keep want need play look work happen exist hold mean call show seem".split()
+    for v in "mention keep want need play look work happen exist hold mean call show seem manage fit try".split()
     for suffix in ("s", "ing", "ed")
 )
 _FORM_WORDS = frozenset(
@@ -111,7 +111,9 @@ _REFERENCE_NP = re.compile(
 _REFERENCE_BARE = re.compile(
     r"\b(else|also|too|as\s+well|either|instead|tell\s+me\s+more|more\s+(?:about|on|detail|details|information)|anything\s+more|what\s+more|"
     r"any\s+further|further\s+(?:details|information)|go\s+on|how\s+so|why\s+(?:so|not))\b|"
-    r"\b(?:have|has|had|get|got|run|runs|set\s+up|start|started|which|the\s+same)\s+one\s*(?:[?.!,]|$)",
+    r"\b(?:have|has|had|get|got|run|runs|set\s+up|start|started|which|the\s+same)\s+one\s*(?:[?.!,]|$)|"
+    # the predicate left out: "Do Swedish cities do the same?", "Why didn't other cities manage to do so?"
+    r"\b(?:do|does|did|doing|done|follow|followed|copy|copied)\s+(?:the\s+same(?:\s+thing)?|likewise|so|suit|something\s+similar)\s*(?:[?.!,;]|$)",
     re.I,
 )
 # where a compound question starts its second clause ("What is X, and who launched it?")
@@ -190,7 +192,16 @@ _FIELD = re.compile(
     r"skills? recognition|recognition of qualifications|training)\b",
     re.I,
 )
-_SLOT_CLASSES = (_ACTOR, _GROUP, _FIELD)
+# a level of government named as a level: "at city level", "the level of the cantons", "the federal layer"
+_LEVEL_WORDS = (
+    r"local|regional|national|central|federal|municipal|state|city|town|provincial|european|eu|cantonal|communal|"
+    r"county|district|l[aä]nder|origin|destination"
+)
+_LEVEL = re.compile(
+    rf"\b(?:the\s+)?(?:(?:{_LEVEL_WORDS})[\s-]+(?:level|layer|tier)s?|(?:level|layer|tier)\s+of\s+(?:the\s+)?[\w’'-]+)\b",
+    re.I,
+)
+_SLOT_CLASSES = (_LEVEL, _ACTOR, _GROUP, _FIELD)
 
 _NAME = re.compile(r"[A-ZÀ-Ý][\w’'-]*(?:\s+(?:of|de|the|and|for|in|on)?\s*[A-ZÀ-Ý][\w’'-]*)*")
 _YEAR = re.compile(r"\b(?:1[89]\d\d|20\d\d)s?\b")
@@ -473,13 +484,40 @@ def _substitute(x: str, frame: str, table: Table) -> str | None:
     if out is None:
         for pat in _SLOT_CLASSES:
             if pat.fullmatch(core):
-                m = pat.search(main)
+                m = _slot_in(pat, main, table)
                 if m:
                     out = main[: m.start()] + core + main[m.end() :]
+                elif pat is _LEVEL:
+                    out = _level_for_actor(core, main, table)
                 break
     if out is None:
         return None
     return f"{out} ({paren})" if paren else out
+
+
+_LEVEL_WORD = re.compile(rf"\b(?:{_LEVEL_WORDS})\b", re.I)
+
+
+def _slot_in(pat: re.Pattern, main: str, table: Table) -> re.Match | None:
+    """The first match of a slot class in ``main`` that is not part of a report's name ("the MPI
+    cities report")."""
+    return next((m for m in pat.finditer(main) if _outside_report_name(main, m.start(), table)), None)
+
+
+def _level_for_actor(level: str, main: str, table: Table) -> str | None:
+    """A level slot put in place of the actor of a question that names no level as such: "And at the
+    local level?" after "... financed by the national government?" -> "... by the local government?";
+    "And at the level of the cantons?" -> "... by the cantons?"."""
+    m = _slot_in(_ACTOR, main, table)
+    if not m:
+        return None
+    new_word = _LEVEL_WORD.search(level)
+    old_word = _LEVEL_WORD.search(m.group(0))
+    if new_word and old_word:
+        actor = m.group(0)[: old_word.start()] + new_word.group(0) + m.group(0)[old_word.end() :]
+    else:
+        actor = re.sub(r"^(?:the\s+)?(?:level|layer|tier)\s+of\s+", "", level, flags=re.I)
+    return main[: m.start()] + actor + main[m.end() :]
 
 
 def _carry(question: str, previous: str, table: Table, how: str | None) -> str:

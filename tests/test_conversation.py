@@ -283,3 +283,28 @@ def test_follow_up_retrieval_beats_no_history(assistant):
     without = _recall_at_5(assistant, conversations, False)
     assert with_history >= 0.85, with_history
     assert with_history >= without + 0.15, (with_history, without)
+
+
+def test_doing_the_same_carries_the_earlier_action(reports):
+    """"Do X do the same?" leaves the predicate out: the earlier question's topic comes along, not
+    just its report name."""
+    history = ["How does the Finnish reception programme pay for local advice services, according to the MPI cities report?"]
+    out = condense("Do Danish cities do the same?", history, reports)
+    assert "MPI cities report" in out and "Danish" in out
+    assert any(w in out for w in ("reception", "advice", "services")), out
+    # vague verbs of the earlier turn are not its topic
+    chain = ["What did the MPI cities report say about the German integration courses?",
+             "Which city managed to fit them into its own language offer?"]
+    out = condense("Why didn't other German cities manage to do the same?", chain, reports)
+    assert "language" in out and "managed" not in out.split("(")[-1], out
+
+
+def test_a_level_replaces_the_earlier_level(reports):
+    out = condense("And at city level?", ["How is migrant integration monitored at federal level in Germany?"], reports)
+    assert out == "How is migrant integration monitored at city level in Germany?"
+    out = condense("And at the level of the cantons?", ["Who coordinates Swiss integration policy at the federal level?"], reports)
+    assert "level of the cantons" in out and "federal" not in out
+    # no level in the earlier question: the level takes the place of its actor, never of a word of
+    # the report's name ("the MPI cities report")
+    out = condense("And at the local level?", ["In the MPI cities report, how is the Danish programme financed by the national government?"], reports)
+    assert "MPI cities report" in out and "local government" in out and "national" not in out, out
