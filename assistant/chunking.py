@@ -46,6 +46,8 @@ class _Sentence:
     cites: tuple[int, ...] = ()  # the notes it cites
     note: int | None = None  # the note it belongs to (a footnote block's sentence)
     note_start: bool = False  # the first sentence of a note
+    heading: str | None = None  # the title of the list item it belongs to
+    lead: bool = False  # a list item's bold title, printed on the line its text starts
 
     @property
     def words(self) -> int:
@@ -135,8 +137,10 @@ def _section_label(section: list[str], meta: ReportMeta) -> list[str]:
     return out
 
 
-def passage_id(source: str, start_line: int, end_line: int, text: str) -> str:
-    digest = hashlib.sha1(f"{source}|{start_line}|{end_line}|{text}".encode()).hexdigest()[:10]
+def passage_id(source: str, start_line: int, end_line: int, text: str, heading: str = "") -> str:
+    """Stable over rebuilds; changes with what is embedded (the text, and the heading it is searched with)."""
+    key = f"{source}|{start_line}|{end_line}|{text}" + (f"|{heading}" if heading else "")
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     return f"{source.rsplit('.', 1)[0][:24]}:{start_line}-{end_line}:{digest}"
 
 
@@ -153,19 +157,40 @@ def make_passages(
     pending_last_line = 0  # the last source line of the blocks in pending
     asides: set[int] = set()  # the passages made of asides: never merged with their neighbours
 
+    # a list item's title whose text is still to come (notes printed between them): it waits for it
+    held: list[_Sentence] = []
+    held_key: tuple[str, tuple[str, ...]] | None = None
+
     def flush() -> None:
-        nonlocal pending
+        nonlocal pending, held, held_key
         if not pending:
             return
+        if pending_key[0] == "title" and all(s.title for s in pending) and pending[-1].lead:  # type: ignore[index]
+            release()
+            held, held_key, pending = pending, pending_key, []
+            return
+        emit(pending, pending_key)
+        pending = []
+
+    def release() -> None:
+        """A held title that no text of its section followed becomes a passage of its own."""
+        nonlocal held
+        if held:
+            emit(held, held_key)
+            held = []
+
+    def emit(pending: list[_Sentence], pending_key) -> None:
         kind, section = pending_key  # type: ignore[misc]
         label = _section_label(list(section), meta)
         text = " ".join(s.text for s in pending)
         start, end = min(s.start_line for s in pending), max(s.end_line for s in pending)
+        # a piece of a long list item whose title went into an earlier passage is searched with it
+        heading = pending[0].heading if pending[0].heading and not pending[0].title else ""
         if kind == "aside":
             asides.add(len(passages))
         passages.append(
             Passage(
-                passage_id=passage_id(meta.source, start, end, text),
+                passage_id=passage_id(meta.source, start, end, text, heading),
                 source=meta.source,
                 title=meta.title,
                 short_citation=meta.short_citation,
@@ -180,9 +205,9 @@ def make_passages(
                 cites=sorted({m for s in pending for m in s.cites}),
                 notes=sorted({s.note for s in pending if s.note is not None}),
                 note_starts=[i for i, s in enumerate(pending) if s.note_start],
+                heading=heading or "",
             )
         )
-        pending = []
 
     for block in blocks:
         if block.kind in ("heading",) or any(_CONTENTS.match(h) for h in block.section):
@@ -192,6 +217,7 @@ def make_passages(
         if block.kind in ("title", "aside"):
             for sentence in sentences:
                 sentence.title = True
+                sentence.lead = block.lead
         if block.kind == "footnote" and sentences:
             sentences[0].note_start = True
         for sentence in sentences:
@@ -199,7 +225,22 @@ def make_passages(
             sentence.cites = tuple(m for n in range(sentence.start_line, sentence.end_line + 1) for m in block.marks.get(n, ()))
         if not sentences:
             continue
-        if pending_key != key or block.lines[0][0] < pending_last_line:
+        if held and block.kind != "footnote":
+            if block.kind == "paragraph" and held_key[1] == key[1] and block.lines[0][0] == held[-1].end_line:  # type: ignore[index]
+                flush()  # the notes printed between the title and its text
+                pending, pending_key, held = held, held_key, []
+                pending_last_line = max(x.end_line for x in pending)
+            else:
+                release()
+        # a list item's title heads its text: the paragraph that follows it joins the title's passage
+        # (else the lone title would be merged into the passage before, away from what it names)
+        titled = (block.kind == "paragraph" and pending and all(s.title for s in pending)
+                  and pending_key == ("title", key[1]) and block.lines[0][0] >= pending_last_line)
+        if titled:
+            pending_key = key
+            for sentence in sentences:
+                sentence.heading = pending[0].text
+        elif pending_key != key or block.lines[0][0] < pending_last_line:
             # a passage keeps its sentences in source order: a box moved after the sentence it
             # interrupted (structure.parse_document) starts a passage of its own
             flush()
@@ -219,6 +260,7 @@ def make_passages(
                 flush()
             pending.append(s)
     flush()
+    release()
     return _merge_short_tails(passages, min_words, max_words, asides)
 
 
@@ -253,7 +295,7 @@ def _merge_short_tails(
                     "cites": sorted(set(prev.cites) | set(p.cites)),
                     "notes": sorted(set(prev.notes) | set(p.notes)),
                     "note_starts": prev.note_starts + [len(prev.sentences) + i for i in p.note_starts],
-                    "passage_id": passage_id(p.source, start, end, text),
+                    "passage_id": passage_id(p.source, start, end, text, prev.heading),
                 }
             )
         else:

@@ -586,7 +586,7 @@ class IndexManager:
         bar = tqdm(total=len(todo), desc="Embedding passages", unit="passage", disable=not progress)
         for a in range(0, len(todo), EMBED_GROUP):
             group = todo[a : a + EMBED_GROUP]
-            pv = embedder.embed([p.text for p in group])
+            pv = embedder.embed([dense_text(p) for p in group])
             sentences = [s for p in group for s in p.sentences]
             sv = embedder.embed(sentences, batch_size=64) if sentences else np.zeros((0, embedder.dimension), np.float32)
             parts, k = [], 0
@@ -646,7 +646,7 @@ class IndexManager:
         picked = [ids[int(i)] for i in np.linspace(0, len(ids) - 1, num=min(n, len(ids)))]
         texts, stored = [], []
         for pid in dict.fromkeys(picked):
-            texts.append(passages[pid].text)
+            texts.append(dense_text(passages[pid]))
             stored.append(vectors[pid]["p"])
             if passages[pid].sentences and len(vectors[pid]["s"]):
                 texts.append(passages[pid].sentences[0])
@@ -802,5 +802,10 @@ def _read_passages(gen_dir: Path) -> list[Passage]:
         return [Passage.model_validate_json(line) for line in fh if line.strip()]
 
 
+def dense_text(p: Passage) -> str:
+    """What a passage's vector is made from: its text, after the title of the list item it continues."""
+    return f"{p.heading} {p.text}" if p.heading else p.text
+
+
 def _bm25_text(p: Passage) -> str:
-    return f"{p.section} {p.text}"
+    return f"{p.section} {p.heading} {p.text}" if p.heading else f"{p.section} {p.text}"

@@ -45,6 +45,9 @@ class Passage(BaseModel):
         default_factory=list, description="Positions in sentences of titles (of a box, a list item): searched, never quoted"
     )
     page: str | None = Field(None, description="The page of a PDF report where the passage starts (its printed number), else null")
+    heading: str = Field(
+        "", description="The title of the list item this passage continues, when the title stands in an earlier passage: searched with it"
+    )
     cites: list[int] = Field(default_factory=list, description="The numbers of the notes its sentences cite")
     notes: list[int] = Field(default_factory=list, description="The numbers of the notes it holds (a footnote passage)")
     note_starts: list[int] = Field(

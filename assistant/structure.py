@@ -49,6 +49,7 @@ class Block:
     level: int = 0
     note: int | None = None  # a footnote block: the number of the note it holds
     marks: dict[int, list[int]] = field(default_factory=dict)  # line number -> numbers of the notes it cites
+    lead: bool = False  # a "title": a list item's bold lead-in, printed on the line its text starts
 
     @property
     def text(self) -> str:
@@ -268,7 +269,7 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
             # "- **Including rural and small municipalities.** The Commission should ...": the bold
             # title of a list item is a paragraph of its own, not the start of its first sentence
             close_paragraph()
-            blocks.append(Block("title", [(lineno, clean_line(lead.group(1)).strip())], list(section)))
+            blocks.append(Block("title", [(lineno, clean_line(lead.group(1)).strip())], list(section), lead=True))
             raw = " " * (len(raw) - len(raw.lstrip())) + lead.group(2)
             current = Block("paragraph", [], list(section))
             current.lines.append((lineno, clean_line(raw).strip()))

@@ -332,3 +332,36 @@ def test_passage_ids_are_stable(settings):
     first = [p.passage_id for p in make_passages(parse_document(lines, furniture_for(meta)), meta)]
     second = [p.passage_id for p in make_passages(parse_document(lines, furniture_for(meta)), meta)]
     assert first == second and len(set(first)) == len(first)
+
+
+def test_a_list_item_title_heads_its_own_text(passages):
+    """A bold list-item title ("**Germany: Widespread monitoring …** Efforts to …") opens the
+    passage of the text it names; it is never left at the end of the passage before."""
+    for p in passages:
+        if p.section_kind == "footnote" or not p.titles or len(p.sentences) < 2:
+            continue
+        last = len(p.sentences) - 1
+        if last in p.titles and last - 1 not in p.titles:
+            follower = next((q for q in of(passages, p.source) if q.start_line >= p.end_line and q is not p
+                             and q.section == p.section and q.section_kind == p.section_kind), None)
+            # allowed only when nothing of the same section follows (a heading-like title at the end)
+            assert follower is None or follower.start_line > p.end_line, (p.source, p.start_line, p.sentences[last])
+    recs = {p.sentences[0]: p for p in of(passages, F004) if p.section_kind == "recommendations" and p.titles[:1] == [0]}
+    assert "Changing narratives." in recs and "inclusive narratives" in recs["Changing narratives."].text
+
+
+def test_a_long_list_item_is_searched_with_its_title(passages):
+    """The pieces of a list item too long for one passage keep its title as their heading, which
+    BM25 and the passage vector see (the piece naming Wiesbaden never says "Germany")."""
+    from assistant.index import _bm25_text, dense_text
+
+    germany = [p for p in of(passages, F001) if p.start_line <= 519 <= p.end_line and "Wiesbaden" in p.text]
+    assert len(germany) == 1
+    piece = germany[0]
+    assert piece.heading.startswith("Germany: Widespread monitoring")
+    assert "Germany" not in piece.text
+    assert piece.heading in _bm25_text(piece) and dense_text(piece).startswith(piece.heading)
+    # the heading is searched, never quoted: it is not one of the passage's sentences
+    assert piece.heading not in piece.sentences
+    # a passage that holds its own title has no heading
+    assert all(not p.heading for p in passages if 0 in p.titles)
