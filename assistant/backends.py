@@ -154,7 +154,7 @@ class LLMBackend:
         blocks = []
         for oid, h in zip(ids, hits):
             text = " ".join(OMITTED if is_instruction_like(s) else s for s in h.passage.sentences) or h.passage.text
-            blocks.append(f"[{oid}] ({h.passage.short_citation}; {h.passage.section or 'no section'})\n{text}")
+            blocks.append(f"[{oid}] ({h.passage.short_citation}; {h.passage.section_path or 'no section'})\n{text}")
         example = ids[0] if ids else "K7Q2"
         system = load_prompt("system").render(example_id=example, max_sentences=str(self.settings.max_answer_sentences))
         user = load_prompt("answer_with_citations").render(

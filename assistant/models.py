@@ -54,6 +54,11 @@ class Passage(BaseModel):
         default_factory=list, description="Positions in sentences that open a note: the sentence before is another note's"
     )
 
+    @property
+    def section_path(self) -> str:
+        """Where a reader finds it: the section path, then the title of the list item it continues."""
+        return f"{self.section} > {self.heading}" if self.heading and self.section else self.heading or self.section
+
 
 class Citation(BaseModel):
     n: int = Field(description="The number used by the [n] markers in the answer")

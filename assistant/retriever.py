@@ -31,7 +31,7 @@ class PolicyRetriever(BaseRetriever):
                     "passage_id": h.passage.passage_id,
                     "source": h.passage.source,
                     "title": h.passage.title,
-                    "section": h.passage.section,
+                    "section": h.passage.section_path,
                     "section_kind": h.passage.section_kind,
                     "start_line": h.passage.start_line,
                     "end_line": h.passage.end_line,

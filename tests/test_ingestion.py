@@ -361,6 +361,8 @@ def test_a_long_list_item_is_searched_with_its_title(passages):
     assert piece.heading.startswith("Germany: Widespread monitoring")
     assert "Germany" not in piece.text
     assert piece.heading in _bm25_text(piece) and dense_text(piece).startswith(piece.heading)
+    # and a citation of it shows where it stands: "… > 3.4.5 Monitoring … > Germany: Widespread monitoring …"
+    assert piece.section_path == f"{piece.section} > {piece.heading}"
     # the heading is searched, never quoted: it is not one of the passage's sentences
     assert piece.heading not in piece.sentences
     # a passage that holds its own title has no heading
