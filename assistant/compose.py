@@ -292,6 +292,9 @@ class ExtractiveComposer:
         Context comes before the lowest-ranked chosen sentences: they make room for it."""
         s = self.settings
         by_key = {x.key: x for x in scored}
+        last_pos: dict[int, int] = {}
+        for x in scored:
+            last_pos[x.hit_rank] = max(last_pos.get(x.hit_rank, -1), x.pos)
         out = list(chosen)
         have = {x.key for x in out}
         budget = s.max_words + s.context_words
@@ -313,7 +316,7 @@ class ExtractiveComposer:
             for _ in range(2):  # "In order to fulfil this role, ZAM …" after "It set up a … (ZAM)": two back at most
                 if not ({"anaphor", "connective", "demonstrative"} & current.flags):
                     break
-                prev = by_key.get((current.hit_rank, current.pos - 1))
+                prev = by_key.get(_before(current, last_pos))
                 if (prev is None or prev.key in have or prev.flags & _CONTEXT_BLOCKERS or "leadin" in prev.flags
                         or current.pos in current.hit.passage.note_starts):  # another note is no context
                     break
@@ -329,7 +332,7 @@ class ExtractiveComposer:
         # antecedent could not come, is not quoted alone
         out = [x for x in out if "leadin" not in x.flags or (x.hit_rank, x.pos + 1) in have]
         out = [x for x in out if "open_quote" not in x.flags or self._closed_by(x, have, by_key)]
-        out = [x for x in out if not (_needs_antecedent(x) and (x.hit_rank, x.pos - 1) not in have) or len(out) == 1]
+        out = [x for x in out if not (_needs_antecedent(x) and _before(x, last_pos) not in have) or len(out) == 1]
         return out
 
 
@@ -469,6 +472,15 @@ def _label_is_safe(label, sentence: str) -> bool:
 
 
 _LEADING_ADVERBS = frozenset({"then", "now", "later", "today", "here", "also"})
+
+
+def _before(x: ScoredSentence, last_pos: dict[int, int]) -> tuple[int, int]:
+    """The key of the sentence before ``x``: in its passage, or for the first sentence of a passage
+    that goes on from another (``Hit.continues``), the last sentence of that one (``last_pos``: the
+    position of each passage's last sentence, by hit rank)."""
+    if x.pos == 0 and x.hit.continues is not None and x.hit.continues in last_pos:
+        return (x.hit.continues, last_pos[x.hit.continues])
+    return (x.hit_rank, x.pos - 1)
 
 
 def _needs_antecedent(x: ScoredSentence) -> bool:

@@ -214,6 +214,7 @@ class Hit:
     rank_dense: int | None
     rank_bm25: int | None
     cited_by: int | None = None  # a note: the position among the hits of the passage that cites it
+    continues: int | None = None  # a passage that goes on from another ("The project began …"): that one's position among the hits
 
 
 @dataclass

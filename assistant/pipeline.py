@@ -139,6 +139,7 @@ class AnswerPipeline:
         qvec = self.index.embedder.embed_query(rewrite.standalone)
         hits = self.search.search(rewrite.standalone, filters=filters, analysis=analysis, query_vector=qvec)
         hits = self.search.with_notes(hits, filters)
+        hits = self.search.with_continuations(hits, filters)
         timings["retrieve"] = _ms(t1)
 
         # 5 score

@@ -12,8 +12,12 @@ import numpy as np
 from .analysis import analyse, detect_reports, strip_report_names  # noqa: F401 - re-exported
 from .index import LoadedIndex
 from .models import Hit, QueryAnalysis, ReportMeta, RetrievalFilters  # noqa: F401 - re-exported
-from .scoring import DIRECTIVE  # noqa: F401 - re-exported
+from .scoring import DIRECTIVE, sentence_flags  # noqa: F401 - DIRECTIVE re-exported
 from .text import content_terms
+
+
+# a first sentence that needs the passage before it
+_POINTS_BACK = frozenset({"anaphor", "demonstrative", "connective"})
 
 
 class HybridSearch:
@@ -113,6 +117,45 @@ class HybridSearch:
                 extra.append(Hit(i, self.index.passages[i], h.score, h.dense, h.rank_dense, h.rank_bm25, cited_by=pos))
                 have.add(i)
         return hits + extra
+
+    def with_continuations(self, hits: list[Hit], filters: RetrievalFilters | None = None) -> list[Hit]:
+        """``hits`` and, after them, the passages that go on from the top ``continuation_hits_from``
+        where the chunker cut them (at most ``continuation_hits``): the next passage of the same
+        report and section (notes printed between them skipped) whose first sentence points back
+        ("The project began in December 2012 …", "This form of co-operation aims …"). A
+        continuation keeps the rank of the passage it continues (``Hit.continues``)."""
+        s = self.settings
+        if s.continuation_hits <= 0:
+            return hits
+        passages = self.index.passages
+        have = {h.index for h in hits}
+        extra: list[Hit] = []
+        for pos, h in enumerate(hits[: s.continuation_hits_from]):
+            if h.passage.section_kind == "footnote" or h.cited_by is not None or len(extra) >= s.continuation_hits:
+                continue
+            nxt = self._next_in_section(h.index)
+            if nxt is None or nxt in have:
+                continue
+            p = passages[nxt]
+            if filters is not None and filters.section_kinds and p.section_kind not in filters.section_kinds:
+                continue
+            if p.sentences and 0 not in p.titles and sentence_flags(p.sentences[0]) & _POINTS_BACK:
+                extra.append(Hit(nxt, p, h.score, h.dense, h.rank_dense, h.rank_bm25, continues=pos))
+                have.add(nxt)
+        return hits + extra
+
+    def _next_in_section(self, i: int, look: int = 4) -> int | None:
+        """The passage after ``i`` in its report and section, skipping notes printed between them."""
+        passages = self.index.passages
+        here = passages[i]
+        for j in range(i + 1, min(len(passages), i + 1 + look)):
+            p = passages[j]
+            if p.source != here.source:
+                return None
+            if p.section_kind == "footnote":
+                continue
+            return j if p.section == here.section and p.start_line >= here.end_line - 1 else None
+        return None
 
     def _diversify(self, hits: list[Hit], k: int, single_report: bool) -> list[Hit]:
         cap = k if single_report else self.settings.max_per_report

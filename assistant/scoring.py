@@ -303,8 +303,9 @@ class SentenceScorer:
         col = {name: i for i, name in enumerate(FEATURES)}
         out: list[ScoredSentence] = []
         for position, hit in enumerate(hits):
-            # a note brought by the passage that cites it is ranked as that passage
-            rank = hit.cited_by if hit.cited_by is not None else position
+            # a note brought by the passage that cites it, or a passage brought by the one it goes on
+            # from, is ranked as that passage
+            rank = next((r for r in (hit.cited_by, hit.continues) if r is not None), position)
             rows = list(self.index.sentence_rows(hit.index))
             if not rows:
                 continue

@@ -126,3 +126,18 @@ def test_a_note_cited_by_a_top_passage_joins_the_hits(assistant):
     assert len(assistant.search.search(question)) == assistant.settings.top_k  # plain search: no notes added
     answer = assistant.ask(question)
     assert "knowledge, skills, and attitudes" in answer.answer
+
+
+def test_the_passage_that_goes_on_from_the_top_one_joins_the_hits(assistant):
+    # "… NEXUS, a project funded by the EU …" | next passage: "The project began in December 2012 and
+    # operates in four pilot areas (… Cahul, Edinet, Ungheni, and Chisinau)": it never names NEXUS
+    history = ["What is the NEXUS project in Moldova?"]
+    question = "When did it start, and where does it run?"
+    _, _, evidence, _ = assistant.pipeline.evidence(question, history)
+    more = [h for h in evidence.hits if h.continues is not None]
+    assert len(more) == 1 and more[0].continues == 0
+    top, nxt = evidence.hits[0].passage, more[0].passage
+    assert (nxt.source, nxt.section) == (top.source, top.section) and nxt.start_line >= top.end_line - 1
+    assert nxt.sentences[0].startswith("The project began")
+    answer = assistant.ask(question, history=history)
+    assert "December 2012" in answer.answer and "Cahul" in answer.answer
