@@ -17,7 +17,10 @@ _LIGATURE_SPLIT = re.compile(r"(?<![A-Za-z])([A-Za-z]*?(?:fi|fl|Fi|Fl))\s(?=[a-z
 # Footnote markers glued to the word or punctuation before them: "integration.12", "place.4 For".
 # After punctuation only when a new sentence or the line's end follows: "Art.1, named after" is a name.
 _GLUED_MARKER = re.compile(
-    r"(?<=[a-z\)’”\"'])(\d{1,3})(?=[\s,;:.)—–]|$)|(?<=[a-z\)’”\"'][.,;:])(\d{1,3})(?=\s+[A-Z“\"‘(\[]|\s*$)"
+    r"(?<=[a-z\)’”\"'])(\d{1,3})(?=[\s,;:.)—–]|$)|(?<=[a-z\)’”\"'][.,;:])(\d{1,3})(?=\s+[A-Z“\"‘(\[]|\s*$)|"
+    # after a comma glued to a word, before a lower-case one: "the MATRA programme,90 both funded by"
+    # (a number in a list has a space after the comma: "cities, 73 municipalities")
+    r"(?<=[a-z\)’”\"'],)(\d{1,3})(?=\s+[a-z])"
 )
 # Spaced markers left by some PDF extractions: "studies. 1  " or "co-develop- ment 2  initiatives".
 # A number at the end of a line after a word is text ("residents represent 30" / "percent in Malmo"),
@@ -75,7 +78,7 @@ def note_markers(line: str) -> list[int]:
     for m in _SPACED_MARKER.finditer(plain):
         found += [int(d) for d in re.findall(r"\d+", m.group(0))]
     for m in _GLUED_MARKER.finditer(_SPACED_MARKER.sub("", plain)):
-        found.append(int(m.group(1) or m.group(2)))
+        found.append(int(m.group(1) or m.group(2) or m.group(3)))
     return found
 
 

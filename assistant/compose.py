@@ -130,6 +130,8 @@ class ExtractiveComposer:
                 break
             if per_passage.get(x.hit_rank, 0) >= s.max_per_passage or self._redundant(x, chosen):
                 continue
+            if x.hit_rank not in per_passage and len(per_passage) >= s.max_passages:
+                continue  # the answer stays with the passages it has: more of the best ones, fewer tangents
             if chosen and words + x.words > s.max_words:
                 continue
             chosen.append(x)

@@ -332,6 +332,7 @@ _SPACING = re.compile(
     r"|\b[a-z]{2,}[A-Z][a-z]{2,}"  # "fundingThe": two words joined across a missing space
     r"|\b[a-z]{3,}[.;:][A-Z][a-z]"  # "funding.The"
     r"|\b[a-z]{3,}\d{1,3}(?![\w%])"  # "groups14": a footnote number glued to its word
+    r"|\b[a-z]{3,}[.,]\d{1,3}(?=\s+[a-z])"  # "programme,90 both": a footnote number glued after a comma
     r"|\b([a-z]{3,})(?:to|and|or)-\1\b"  # "townto-town": "town-to-town" with a hyphen lost
 )
 # capitalised function words that open a clause or a heading; after a lower-case word, with no
@@ -425,7 +426,7 @@ def artifacts(answer: str, vocabulary: frozenset[str] | set[str] | None = None) 
     - ``leadin_without_items``: ends with ":" (its items were not quoted);
     - ``reference_line``: a sentence that is a bibliography or reference line (``BIBLIO``);
     - ``meta_sentence``: a sentence about the report itself ("This paper …") (``META``);
-    - ``spacing``: "( 2013 )", "word ;", double spaces, "fundingThe", "groups14", "townto-town";
+    - ``spacing``: "( 2013 )", "word ;", double spaces, "fundingThe", "groups14", "programme,90 both", "townto-town";
     - ``glued_heading``: a lower-case word followed, with no punctuation, by a capitalised clause
       opener ("… corridor On the German side …") or by a capitalised common word ("… local level
       Material resources …", common = ``vocabulary``, by default ``corpus_vocabulary()``);

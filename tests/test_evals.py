@@ -220,6 +220,8 @@ VOCAB = frozenset({"material", "integration", "resources"})  # the reports' comm
         ("Cities coordinate  and regions fund. [1]", ["spacing"]),
         ("Cities lacked fundingThe regions paid. [1]", ["spacing"]),
         ("Welcome centres for skilled groups14—provide advice. [1]", ["spacing"]),
+        ("Cities used the MATRA programme,90 both funded by the ministry. [1]", ["spacing"]),
+        ("Some 1,800 people and 35 cities, 12 of them capitals, took part. [1]", []),
         ("They work in townto-town partnerships. [1]", ["spacing"]),
         ("The leaflet at www.example.org/a.pdf?blob=publicationFile explains it. [1]", []),  # URLs are not spacing faults
         ("Many work along the corridor On the German side the cities led. [1]", ["glued_heading"]),

@@ -89,6 +89,9 @@ def test_glued_footnote_markers_are_removed(passages):
     assert "their countries of origin." in text
     assert "origin.11" not in text
     assert not re.search(r"[a-z]\.\d{1,3}\s+[A-Z]", text)
+    # after a comma, before a lower-case word: "the MATRA programme,90 both funded by …"
+    assert "the MATRA programme,90 both" in raw and "the MATRA programme, both funded" in text
+    assert not re.search(r"[a-z],\d{1,3}\s+[a-z]", text)
 
 
 def test_footnote_text_becomes_its_own_marked_passages(passages):
