@@ -97,6 +97,17 @@ class ExtractiveComposer:
         fresh = [x for x in quotable
                  if (x.text not in shown and not self._redundant(x, quoted_before))
                  or any(n.search(x.text) for n in anew)]
+        # … and the sentence an earlier answer showed comes back when it answers the follow-up clearly
+        # better than anything new ("Who helped organise it?" after a sentence naming who did); it
+        # does not set the bar the new sentences are kept by
+        w = s.relevance_weight
+        again = max((x for x in quotable if x.text in shown), key=lambda x: w * x.relevance + (1 - w) * x.prob, default=None)
+        if fresh and again is not None:
+            best_fresh = max(w * x.relevance + (1 - w) * x.prob for x in fresh)
+            if best_fresh < s.repeat_ratio * (w * again.relevance + (1 - w) * again.prob):
+                fresh.append(again)
+            else:
+                again = None
         quotable = fresh or quotable
         if not quotable:
             return []
@@ -116,7 +127,7 @@ class ExtractiveComposer:
         top = value[ranked[0].key]
         # the keep ratio is measured against the best sentence's own value: the level bonus orders the
         # answer, it does not starve it of the sentences that follow the lead
-        plain_top = max(w * x.relevance + (1 - w) * x.prob for x in quotable)
+        plain_top = max(w * x.relevance + (1 - w) * x.prob for x in quotable if x is not again or len(quotable) == 1)
         # "how many / when / which city": the sentence that gives that kind of fact comes first
         lead = self._fact_lead(ranked, analysis, value, top, for_level)
         if lead is not None:

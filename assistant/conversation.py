@@ -47,10 +47,10 @@ _GENERIC = frozenset(
     play plays played keep kept want wants wanted need needs needed see seen think find found show shows showed
     hold holds held called call role part kind sort type lot lots bit little first last next exist exists
     like likely available everywhere anywhere somewhere altogether whole overall generally usually often
-    authors author yes okay thanks back apart besides except similar comparable likewise manage managed fit fitted try tried""".split()
+    authors author yes okay thanks back apart besides except similar comparable likewise manage managed fit fitted try tried talk much""".split()
 ) | frozenset(
     f"{v}{suffix}"
-    for v in "mention keep want need play look work happen exist hold mean call show seem manage fit try".split()
+    for v in "mention keep want need play look work happen exist hold mean call show seem manage fit try talk".split()
     for suffix in ("s", "ing", "ed")
 )
 _FORM_WORDS = frozenset(

@@ -311,3 +311,19 @@ def test_a_quotation_comes_whole_or_not_at_all():
                        "We had to do something.", "We did.", "The town then opened an office for its emigrants abroad."])
     draft = compose(World([q]), {(0, 0): 0.9, (0, 3): 0.8})
     assert all("mayor" not in x for x in quotes(draft)) and any("office" in x for x in quotes(draft))
+
+
+def test_a_follow_up_gets_a_shown_sentence_again_when_it_answers_it_far_better():
+    # "Who helped organise it?" after an answer whose sentence named who did: that sentence leads again,
+    # and the new sentences that follow are kept by their own bar, not by the repeated one's
+    named = passage("p1", ["The platform was implemented with the Dutch Embassy in Rabat and a national committee."])
+    other = passage("p2", ["The Netherlands set up support programmes for municipal cooperation.",
+                           "The budget for these programmes was relatively large."], source="r2.txt")
+    world = World([named, other])
+    shown = frozenset(named.sentences)
+    probs = {(0, 0): 0.95, (1, 0): 0.5, (1, 1): 0.45}
+    again = quotes(compose(world, probs, shown=shown))
+    assert again[0] == named.sentences[0] and any("support programmes" in q for q in again)
+    # nothing repeats when a new sentence answers nearly as well, nor with repeat_ratio 0
+    assert named.sentences[0] not in quotes(compose(world, {(0, 0): 0.6, (1, 0): 0.55}, shown=shown))
+    assert named.sentences[0] not in quotes(compose(world, probs, shown=shown, repeat_ratio=0.0))
