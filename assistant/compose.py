@@ -315,7 +315,8 @@ class ExtractiveComposer:
         def words() -> int:
             return sum(x.words for x in out)
 
-        for x in list(chosen):
+        order = {y.key: i for i, y in enumerate(chosen)}
+        for i, x in enumerate(list(chosen)):
             if x not in out:
                 continue  # made room for an earlier sentence's context
             needed: list[ScoredSentence] = []
@@ -336,8 +337,15 @@ class ExtractiveComposer:
                 needed.append(prev)
                 current = prev
             extra = sum(n.words for n in needed)
-            while needed and words() + extra > budget and out[-1] is not x and len(out) > 1:
-                have.discard(out.pop().key)
+            # room is made by the lowest-ranked chosen sentences after x, never by the context that a
+            # sentence ranked higher brought (it would leave that sentence without its antecedent)
+            while needed and words() + extra > budget:
+                after = [y for y in out if order.get(y.key, -1) > i]
+                if not after:
+                    break
+                victim = max(after, key=lambda y: order[y.key])
+                out.remove(victim)
+                have.discard(victim.key)
             if words() + extra <= budget:
                 out.extend(needed)
                 have.update(n.key for n in needed)

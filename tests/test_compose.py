@@ -327,3 +327,19 @@ def test_a_follow_up_gets_a_shown_sentence_again_when_it_answers_it_far_better()
     # nothing repeats when a new sentence answers nearly as well, nor with repeat_ratio 0
     assert named.sentences[0] not in quotes(compose(world, {(0, 0): 0.6, (1, 0): 0.55}, shown=shown))
     assert named.sentences[0] not in quotes(compose(world, probs, shown=shown, repeat_ratio=0.0))
+
+
+def test_a_lower_ranked_sentence_never_takes_the_context_of_a_higher_ranked_one():
+    # "In order to fulfill this role, ZAM …" brought "The city of Nuremberg is one such case. It set up
+    # … (ZAM) …"; a lower-ranked "It has created …" that needs room must not push that context out
+    a = passage("p1", ["The city of Nuremberg is one such case.",
+                       "It set up a central contact point for migration (ZAM) for newcomers.",
+                       "In order to fulfill this role, ZAM forged a partnership with course providers."])
+    b = passage("p2", ["But the takeover came at a price for all the cities.",
+                       "It has created a heavy bureaucracy around the courses."], source="r2.txt")
+    world = World([a, b])
+    probs = {(0, 2): 0.9, (1, 1): 0.6}
+    words = sum(len(t.split()) for t in a.sentences) + len(b.sentences[1].split())
+    draft = compose(world, probs, max_words=30, context_words=words - 30 + 2)
+    text = " ".join(quotes(draft))
+    assert "one such case" in text and "(ZAM)" in text and "forged a partnership" in text
