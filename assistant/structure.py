@@ -321,7 +321,7 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
             prev_raw_blank = L.blank(i - 1)
             ended = bool(_SENTENCE_END.search(prev_text))
             starts_upper = text[0].isupper() or text[0] in "‘“\"'(•▶-"
-            is_bullet = bool(re.match(r"^\s*([-*•▪●]|▶|\d+\.)\s", raw))
+            is_bullet = bool(re.match(r"^\s*([-*•▪●]|▶|\d{1,2}\.)\s", raw))  # "2005. Although": a year ending a sentence
             if is_bullet:
                 new_par = True
             elif prev_raw_blank and not (not ended and text[0].islower()):

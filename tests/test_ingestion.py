@@ -370,3 +370,11 @@ def test_a_long_list_item_is_searched_with_its_title(passages):
     assert piece.heading not in piece.sentences
     # a passage that holds its own title has no heading
     assert all(not p.heading for p in passages if 0 in p.titles)
+
+
+def test_a_year_opening_a_line_is_no_numbered_item(passages):
+    """"… Integrationskurse, introduced in" / "2005. Although most big cities …": the year ends the
+    sentence of the line before (a numbered list item has one or two digits)."""
+    text = " ".join(p.text for p in body(passages, F003))
+    assert "Integrationskurse, introduced in 2005." in text
+    assert not any(s.strip() == "2005." for p in of(passages, F003) for s in p.sentences)
