@@ -20,7 +20,9 @@ _GLUED_MARKER = re.compile(
     r"(?<=[a-z\)’”\"'])(\d{1,3})(?=[\s,;:.)—–]|$)|(?<=[a-z\)’”\"'][.,;:])(\d{1,3})(?=\s+[A-Z“\"‘(\[]|\s*$)|"
     # after a comma glued to a word, before a lower-case one: "the MATRA programme,90 both funded by"
     # (a number in a list has a space after the comma: "cities, 73 municipalities")
-    r"(?<=[a-z\)’”\"'],)(\d{1,3})(?=\s+[a-z])"
+    r"(?<=[a-z\)’”\"'],)(\d{1,3})(?=\s+[a-z])|"
+    # after a year that ends a sentence: "reforms only recently, in 2012.44 As a result" (no decimal follows a year)
+    r"(?<=\b(?:19|20)\d\d\.)(\d{1,3})(?=\s+[A-Z]|\s*$)"
 )
 # Spaced markers left by some PDF extractions: "studies. 1  " or "co-develop- ment 2  initiatives".
 # A number at the end of a line after a word is text ("residents represent 30" / "percent in Malmo"),
@@ -78,7 +80,7 @@ def note_markers(line: str) -> list[int]:
     for m in _SPACED_MARKER.finditer(plain):
         found += [int(d) for d in re.findall(r"\d+", m.group(0))]
     for m in _GLUED_MARKER.finditer(_SPACED_MARKER.sub("", plain)):
-        found.append(int(m.group(1) or m.group(2) or m.group(3)))
+        found.append(int(m.group(1) or m.group(2) or m.group(3) or m.group(4)))
     return found
 
 

@@ -333,6 +333,7 @@ _SPACING = re.compile(
     r"|\b[a-z]{3,}[.;:][A-Z][a-z]"  # "funding.The"
     r"|\b[a-z]{3,}\d{1,3}(?![\w%])"  # "groups14": a footnote number glued to its word
     r"|\b[a-z]{3,}[.,]\d{1,3}(?=\s+[a-z])"  # "programme,90 both": a footnote number glued after a comma
+    r"|\b(?:19|20)\d\d\.\d{1,3}(?=\s+[A-Z])"  # "in 2012.44 As a result": a footnote number glued after a year
     r"|\b([a-z]{3,})(?:to|and|or)-\1\b"  # "townto-town": "town-to-town" with a hyphen lost
 )
 # capitalised function words that open a clause or a heading; after a lower-case word, with no

@@ -221,6 +221,8 @@ VOCAB = frozenset({"material", "integration", "resources"})  # the reports' comm
         ("Cities lacked fundingThe regions paid. [1]", ["spacing"]),
         ("Welcome centres for skilled groups14—provide advice. [1]", ["spacing"]),
         ("Cities used the MATRA programme,90 both funded by the ministry. [1]", ["spacing"]),
+        ("Reforms began only recently, in 2012.44 As a result, towns gain powers. [1]", ["spacing"]),
+        ("The share rose from 2.5 to 3.44 Percent points in Ghent. [1]", []),
         ("Some 1,800 people and 35 cities, 12 of them capitals, took part. [1]", []),
         ("They work in townto-town partnerships. [1]", ["spacing"]),
         ("The leaflet at www.example.org/a.pdf?blob=publicationFile explains it. [1]", []),  # URLs are not spacing faults

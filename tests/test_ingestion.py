@@ -92,6 +92,8 @@ def test_glued_footnote_markers_are_removed(passages):
     # after a comma, before a lower-case word: "the MATRA programme,90 both funded by …"
     assert "the MATRA programme,90 both" in raw and "the MATRA programme, both funded" in text
     assert not re.search(r"[a-z],\d{1,3}\s+[a-z]", text)
+    # after a year that ends a sentence: "reforms only recently, in 2012.44 As a result"
+    assert "in 2012.44 As" in raw and "in 2012. As a result" in text
 
 
 def test_footnote_text_becomes_its_own_marked_passages(passages):
