@@ -79,6 +79,21 @@ ANAPHOR = re.compile(
     r"(?!\s+(?:of|in|for|that|which|who)\b))\b",
     re.I,
 )
+# "It is important to note that …", "It has become known that …", "It should be noted that …": an
+# expletive "it" stands for the clause that follows, not for anything before
+EXPLETIVE_IT = re.compile(
+    r"^it\s+(?:(?:is|was|has\s+been|had\s+been|has\s+become|had\s+become|becomes|became|remains|would\s+be|will\s+be|"
+    r"should\s+be|could\s+be|can\s+be|may\s+be|might\s+be|must\s+be)\s+"
+    r"(?:(?:also|especially|particularly|therefore|thus|often|now|generally|widely|not|very|more|most|equally)\s+)*"
+    r"(?:(?:important|essential|crucial|necessary|difficult|easy|hard|possible|impossible|worth|useful|helpful|"
+    r"interesting|vital|advisable|common|rare|unusual|likely|unlikely|clear|striking|fair|reasonable|noteworthy|notable|"
+    r"remarkable|surprising|evident|obvious|true)(?:\s+here)?\s+(?:that|to|whether|for|how|why)\b|"
+    # a passive verb of saying or knowing takes "that" ("It is expected to open" is about something)
+    r"(?:known|noted|argued|said|believed|expected|estimated|reported|assumed|recogni[sz]ed|agreed|decided|added|"
+    r"mentioned|stressed|emphasi[sz]ed|to\s+be\s+\w+ed)(?:\s+here)?\s+that\b)|"
+    r"(?:seems|seemed|appears|appeared)\s+(?:that|as\s+if)\b)",
+    re.I,
+)
 # "In order to fulfil this role, ZAM ...", "Local authorities must utilise such links ...": a
 # demonstrative noun phrase early in the sentence points back to the sentence before
 _EARLY_DEMONSTRATIVE = re.compile(
@@ -211,7 +226,7 @@ def sentence_flags(text: str) -> frozenset[str]:
         f.add("question")
     if CONNECTIVE.match(t) or INNER_CONNECTIVE.match(t):
         f.add("connective")
-    if ANAPHOR.match(t):
+    if ANAPHOR.match(t) and not EXPLETIVE_IT.match(t):
         f.add("anaphor")
     elif _EARLY_DEMONSTRATIVE.match(t):
         f.add("demonstrative")

@@ -68,6 +68,12 @@ def test_kinds_of_sentence_that_are_not_quoted():
     assert "anaphor" in sentence_flags("It then opened a second office in the north.")
     assert "anaphor" in sentence_flags("The city opened a second office in the north of the town.")  # which city?
     assert not sentence_flags("Utrecht opened a second office in the north of the town.")
+    # an expletive "it" points at the clause that follows, not at a sentence before
+    assert "anaphor" not in sentence_flags("It is important to note that the government began reforms in 2012.")
+    assert "anaphor" not in sentence_flags("It has become known that local authorities do not always spend the money.")
+    assert "anaphor" not in sentence_flags("It should be noted here that the role of the regions differs.")
+    assert "anaphor" in sentence_flags("It is expected to open a second office in 2020.")
+    assert "anaphor" in sentence_flags("It is designed to help newcomers find work.")
     # reference entries: "Author (year), “Title”" and an inverted author name before "(year),"
     assert "biblio" in sentence_flags("Urban Partnership on Inclusion (2017), “Action Plan: Partnership on Inclusion”.")
     assert "biblio" in sentence_flags("Heimann, Christiane and Janina Doe (2020), Evaluation Report: Urban Partnership.")
