@@ -100,11 +100,9 @@ class ExtractiveComposer:
         # … and the sentence an earlier answer showed comes back when it answers the follow-up clearly
         # better than anything new ("Who helped organise it?" after a sentence naming who did); it
         # does not set the bar the new sentences are kept by
-        w = s.relevance_weight
-        again = max((x for x in quotable if x.text in shown), key=lambda x: w * x.relevance + (1 - w) * x.prob, default=None)
+        again = max((x for x in quotable if x.text in shown), key=self._worth, default=None)
         if fresh and again is not None:
-            best_fresh = max(w * x.relevance + (1 - w) * x.prob for x in fresh)
-            if best_fresh < s.repeat_ratio * (w * again.relevance + (1 - w) * again.prob):
+            if max(map(self._worth, fresh)) < s.repeat_ratio * self._worth(again):
                 fresh.append(again)
             else:
                 again = None
@@ -115,19 +113,18 @@ class ExtractiveComposer:
         if analysis.levels and self.catalogue is not None:
             extra, context = self._catalogue_statements(analysis, scored, evidence.query_vector)
             quotable = quotable + extra
-        w = s.relevance_weight
-        value = {x.key: w * x.relevance + (1 - w) * x.prob for x in quotable}
+        value = {x.key: self._worth(x) for x in quotable}
         for_level: set = set()
         if analysis.levels and self.catalogue is not None:
             for_level = self._prefer_level(quotable, analysis, value)
             quotable = [x for x in quotable if x.key in value] or quotable
             for x in quotable:
-                value.setdefault(x.key, w * x.relevance + (1 - w) * x.prob)
+                value.setdefault(x.key, self._worth(x))
         ranked = sorted(quotable, key=lambda x: value[x.key], reverse=True)
         top = value[ranked[0].key]
         # the keep ratio is measured against the best sentence's own value: the level bonus orders the
         # answer, it does not starve it of the sentences that follow the lead
-        plain_top = max(w * x.relevance + (1 - w) * x.prob for x in quotable if x is not again or len(quotable) == 1)
+        plain_top = max(self._worth(x) for x in quotable if x is not again or len(quotable) == 1)
         # "how many / when / which city": the sentence that gives that kind of fact comes first
         lead = self._fact_lead(ranked, analysis, value, top, for_level)
         if lead is not None:
@@ -163,6 +160,12 @@ class ExtractiveComposer:
         # the lead stays the first words of the answer unless it needs the sentence before it
         starts = {chosen[0].key} if chosen and not ({"anaphor", "connective", "demonstrative"} & chosen[0].flags) else set()
         return self._quotes(chosen, starts)
+
+    def _worth(self, x: ScoredSentence) -> float:
+        """A sentence's own rank: ``relevance_weight`` of its closeness to the question plus the rest
+        of its fact probability (before any level bonus or lead)."""
+        w = self.settings.relevance_weight
+        return w * x.relevance + (1 - w) * x.prob
 
     def _cover_parts(self, chosen: list[ScoredSentence], ranked: list[ScoredSentence], part_vectors) -> list[ScoredSentence]:
         """A compound question ("How many …, and who launched it?") gets each part answered: a part
