@@ -163,8 +163,10 @@ _PLACES = frozenset(w.lower() for w in list(_COUNTRY_ADJ) + list(_ADJ_COUNTRY) i
 _MULTIWORD_PLACES = tuple(sorted({n for c in _DOMAIN.countries.values() for n in c.names if " " in n and "," not in n}, key=len, reverse=True))
 
 # Lower-case slot kinds: "And for regions?" replaces the actor of the previous question.
+# the words that name a level of government, shared by the actor's modifiers and the level slot
+_LEVEL_CORE = r"local|regional|national|central|federal|municipal|state|city|town|provincial|european|eu"
 _MOD = (
-    r"(?:(?:local|regional|national|central|federal|municipal|state|city|town|provincial|european|eu|origin|"
+    rf"(?:(?:{_LEVEL_CORE}|origin|"
     r"sending|destination|receiving|host|small|rural|urban|big|large|smaller|larger|government)[\s-]+){0,2}"
 )
 _ACTOR = re.compile(
@@ -193,10 +195,7 @@ _FIELD = re.compile(
     re.I,
 )
 # a level of government named as a level: "at city level", "the level of the cantons", "the federal layer"
-_LEVEL_WORDS = (
-    r"local|regional|national|central|federal|municipal|state|city|town|provincial|european|eu|cantonal|communal|"
-    r"county|district|l[aä]nder|origin|destination"
-)
+_LEVEL_WORDS = rf"{_LEVEL_CORE}|cantonal|communal|county|district|l[aä]nder|origin|destination"
 _LEVEL = re.compile(
     rf"\b(?:the\s+)?(?:(?:{_LEVEL_WORDS})[\s-]+(?:level|layer|tier)s?|(?:level|layer|tier)\s+of\s+(?:the\s+)?[\w’'-]+)\b",
     re.I,
