@@ -179,13 +179,13 @@ def make_passages(
             emit(held, held_key)
             held = []
 
-    def emit(pending: list[_Sentence], pending_key) -> None:
-        kind, section = pending_key  # type: ignore[misc]
+    def emit(group: list[_Sentence], group_key: tuple[str, tuple[str, ...]]) -> None:
+        kind, section = group_key
         label = _section_label(list(section), meta)
-        text = " ".join(s.text for s in pending)
-        start, end = min(s.start_line for s in pending), max(s.end_line for s in pending)
+        text = " ".join(s.text for s in group)
+        start, end = min(s.start_line for s in group), max(s.end_line for s in group)
         # a piece of a long list item whose title went into an earlier passage is searched with it
-        heading = pending[0].heading if pending[0].heading and not pending[0].title else ""
+        heading = group[0].heading if group[0].heading and not group[0].title else ""
         if kind == "aside":
             asides.add(len(passages))
         passages.append(
@@ -200,12 +200,12 @@ def make_passages(
                 start_line=start,
                 end_line=end,
                 text=text,
-                sentences=[s.text for s in pending],
-                titles=[i for i, s in enumerate(pending) if s.title],
-                cites=sorted({m for s in pending for m in s.cites}),
-                notes=sorted({s.note for s in pending if s.note is not None}),
-                note_starts=[i for i, s in enumerate(pending) if s.note_start],
-                heading=heading or "",
+                sentences=[s.text for s in group],
+                titles=[i for i, s in enumerate(group) if s.title],
+                cites=sorted({m for s in group for m in s.cites}),
+                notes=sorted({s.note for s in group if s.note is not None}),
+                note_starts=[i for i, s in enumerate(group) if s.note_start],
+                heading=heading,
             )
         )
 

@@ -80,7 +80,7 @@ def note_markers(line: str) -> list[int]:
     for m in _SPACED_MARKER.finditer(plain):
         found += [int(d) for d in re.findall(r"\d+", m.group(0))]
     for m in _GLUED_MARKER.finditer(_SPACED_MARKER.sub("", plain)):
-        found.append(int(m.group(1) or m.group(2) or m.group(3) or m.group(4)))
+        found.append(int(next(g for g in m.groups() if g)))  # the alternative that matched
     return found
 
 
