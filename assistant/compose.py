@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from .analysis import asks_for_place
 from .catalogue import label_passage
 from .counted import counted_noun, gives_count
-from .extraction import RELATED_LEVELS, country_of_place, place_names
+from .extraction import RELATED_LEVELS, country_of_place, places
 from .guard import is_instruction_like
 from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence, Statement
 from .scoring import CONNECTIVE, FEATURES, INNER_CONNECTIVE, UNQUOTABLE, sentence_flags
@@ -264,14 +264,23 @@ class ExtractiveComposer:
             best = next(x for x in ranked if x.key in for_level)
             if value[best.key] >= floor:
                 return best
-        # the sentence naming most of the places, programmes and bodies the question names
+        # the sentence naming most of the places, programmes and bodies the question names; a country
+        # the question names ("German cities", "a Dutch town") is named as well by a sentence that
+        # names a city or region of it ("The Munich model …") as by the word itself
         asked = {w.lower() for w in inner_capitalised(analysis.text)}
-        named = [x for x in ranked if _names_asked(x) and value[x.key] >= floor]
+        countries = {name.lower(): country for name, country, kind in places(analysis.text) if kind == "country" and country}
+
+        def names(x: ScoredSentence, n: str) -> bool:
+            return n in x.text.lower() or (n in countries and countries[n] in _countries_named(x.text))
+
+        named = [x for x in ranked if value[x.key] >= floor
+                 and (_names_asked(x) or any(names(x, n) for n in asked & countries.keys()))]
         if named:
-            best_named = max(named, key=lambda x: (sum(n in x.text.lower() for n in asked), value[x.key]))
+            best_named = max(named, key=lambda x: (sum(names(x, n) for n in asked), value[x.key]))
             if best_named is not ranked[0]:
                 ranked = [best_named] + [x for x in ranked if x is not best_named]
         question = analysis.text.lower()
+        asked_countries = set(countries.values())
         wants_place = bool(_PLACE_WORD.search(question))
         counted = counted_noun(analysis.text)
         for kind in ("number", "year", "name"):
@@ -290,8 +299,13 @@ class ExtractiveComposer:
                     # "Has any city …?", "which town …", "one German city" ask for one outright
                     ratio = (self.settings.asked_place_lead_ratio if asks_for_place(question)
                              else self.settings.place_lead_ratio)
+                    # a new place: not one the question names and, when it names countries ("one German
+                    # city", "any Dutch town"), a city or region of one of them ("Moroccans … the Dutch
+                    # police force" names none, nor does "the French state")
                     if value[x.key] >= ratio * top and any(
-                        p.lower() not in question for p in place_names(x.text)
+                        name.lower() not in question
+                        and (not asked_countries or (kind != "country" and country in asked_countries))
+                        for name, country, kind in _places_with_country(x.text)
                     ):
                         return x
                 elif any(v == kind and k not in question for k, v in x.facts.items()):
@@ -460,6 +474,27 @@ class ExtractiveComposer:
                 blocks.append(Heading(heading))
                 blocks.extend(items)
         return Draft(blocks, "extractive")
+
+
+# "Vienne (France)", "Haarlem (the Netherlands)": a name followed by its country in brackets
+_NAME_AND_COUNTRY = re.compile(r"\b([A-Z][\w’'-]+(?:[ -][A-Z][\w’'-]+){0,2})\s+\(((?:the\s+)?[A-Z][^()]{1,40})\)")
+
+
+def _places_with_country(text: str) -> list[tuple[str, str, str]]:
+    """The places a sentence names (see ``extraction.places``); a name followed by a country in
+    brackets ("Vienne (France)", "Haarlem (the Netherlands)") is a city of that country, whether or
+    not the gazetteer knows it (or knows another place of that name)."""
+    found = places(text)
+    for m in _NAME_AND_COUNTRY.finditer(text):
+        inside = places(m.group(2))
+        if len(inside) == 1 and inside[0][2] == "country" and inside[0][1]:
+            found = [p for p in found if p[0] != m.group(1)] + [(m.group(1), inside[0][1], "city")]
+    return found
+
+
+def _countries_named(text: str) -> set[str]:
+    """The countries a sentence names: by name or adjective, or as the country of a place it names."""
+    return {country for _, country, _ in _places_with_country(text) if country}
 
 
 def _label_text(kind: str, level: str, place: str, country: str) -> str:

@@ -269,6 +269,12 @@ def place_names(text: str) -> list[str]:
     return [name for _, _, name, _, _ in _places(text)]
 
 
+def places(text: str) -> list[tuple[str, str, str]]:
+    """(name, country, kind) of each city, region and country (name or demonym) named in ``text``;
+    kind is 'city', 'region' or 'country'."""
+    return [(name, country, kind) for _, _, name, country, kind in _places(text)]
+
+
 def country_of_place(place: str) -> str:
     """The country of a city or region of the gazetteer ('' when unknown)."""
     return _DOMAIN.country_of_place(place)

@@ -44,6 +44,7 @@ METRICS: dict[str, str] = {
     "citation_precision": "higher",
     "citation_recall": "higher",
     "must_mention": "higher",
+    "lead_mention": "higher",
     "groundedness": "higher",
     "refusal_accuracy": "higher",
     "false_refusal_rate": "lower",
@@ -390,6 +391,15 @@ def answer_statements(answer: str) -> list[str]:
     return [_LABEL.sub("", text, count=1).strip() for text, numbers in answer_units(answer) if numbers]
 
 
+def lead_mention(items: Sequence[str], answer: str) -> float | None:
+    """1.0 when the answer's first statement (the lead, the direct answer) holds at least one of
+    the must-mention ``items``, 0.0 when it holds none; None without items or statements."""
+    statements = answer_statements(answer)
+    if not items or not statements:
+        return None
+    return 1.0 if must_mention(items, statements[0])[0] > 0 else 0.0
+
+
 def answer_words(answer: str) -> int:
     """Words a reader reads: the answer without ``[n]`` markers and heading lines (labels and a
     preface count)."""
@@ -547,6 +557,7 @@ def score_questions(
         else:
             cov, missed = None, []
         row["must_mention"], row["missed"] = cov, missed
+        row["lead_mention"] = lead_mention(q.get("must_mention") or [], text) if scored else None
         g, unsupported = groundedness(text, citations) if not refused else (None, [])
         row["groundedness"], row["unsupported"] = g, unsupported
         row.update(answer_shape(text, refused, vocabulary))
@@ -581,7 +592,7 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     followups = [r for r in rows if r["type"] == "followup"]
     latencies = [r["latency_ms"] for r in rows if r.get("latency_ms") is not None]
     out: dict[str, Any] = {"n": len(rows)}
-    for name in RANKING_METRICS + ("citation_precision", "citation_recall", "must_mention", "groundedness"):
+    for name in RANKING_METRICS + ("citation_precision", "citation_recall", "must_mention", "lead_mention", "groundedness"):
         out[name] = _mean(r.get(name) for r in rows)
     out["refusal_accuracy"] = _mean(1.0 if r["refused"] else 0.0 for r in unanswerable)
     out["false_refusal_rate"] = _mean(1.0 if r["refused"] else 0.0 for r in answerable)

@@ -21,6 +21,7 @@ LABELS = {
     "citation_precision": "Citation precision",
     "citation_recall": "Citation recall",
     "must_mention": "Must-mention coverage",
+    "lead_mention": "Lead holds a must-mention fact",
     "groundedness": "Groundedness",
     "refusal_accuracy": "Refusal accuracy (unanswerable)",
     "false_refusal_rate": "False-refusal rate (answerable)",
@@ -195,7 +196,7 @@ def _passage_list(passages: Sequence[dict[str, Any]], gold: Sequence[dict[str, A
 
 def _scores_line(row: dict[str, Any]) -> str:
     parts = []
-    for name in ("recall@5", "mrr", "citation_precision", "citation_recall", "must_mention", "groundedness"):
+    for name in ("recall@5", "mrr", "citation_precision", "citation_recall", "must_mention", "lead_mention", "groundedness"):
         if row.get(name) is not None:
             parts.append(f"{LABELS[name]} {row[name]:.2f}")
     parts.append(f"evidence {row['evidence']:.3f}" if row.get("evidence") is not None else "")

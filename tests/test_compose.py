@@ -262,6 +262,40 @@ def test_a_question_asking_for_a_place_outright_leads_with_the_place():
     assert quotes(draft)[0].startswith("Most cities welcomed")
 
 
+def test_a_country_named_by_its_adjective_is_named_too_by_a_city_of_it():
+    # "Spanish cities": the sentence about Barcelona answers; the one that repeats "Spanish" does not
+    # lead merely for sharing the adjective
+    fund = passage("p1", ["The abolished Spanish national fund deprived many cities of a vital resource."])
+    own = passage("p2", ["Barcelona runs its own introduction programme for families joining migrants."], source="r2.txt")
+    world = World([fund, own])
+    question = "Have any Spanish cities run their own introduction programmes?"
+    analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=True, focus=question)
+    scored = world.scored({(0, 0): 0.8, (1, 0): 0.9})
+    scored[0].features[FEATURES.index("question_names")] = 1.0  # it names the question's "Spanish"
+    evidence = Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset())
+    draft = ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence)
+    assert quotes(draft)[0].startswith("Barcelona runs")
+
+
+def test_a_place_lead_is_a_city_of_the_country_asked_for():
+    p = passage("p1", ["It is worth noting that Moroccans are underrepresented in the Dutch police force.",
+                       "The police of Rotterdam and Casablanca exchange knowledge on transnational crime.",
+                       "The police of Lyon and Oran have exchanged officers."])
+    probs = {(0, 0): 0.9, (0, 2): 0.85, (0, 1): 0.8}
+    draft = compose(World([p]), probs, question="Has any Dutch city worked with the police of a Moroccan city?",
+                    asks=frozenset({"name"}))
+    # "Moroccans" and "Dutch" are the question's own countries, Lyon is no Dutch city
+    assert quotes(draft)[0].startswith("The police of Rotterdam")
+
+
+def test_a_name_with_its_country_in_brackets_is_a_city_of_that_country():
+    from assistant.compose import _places_with_country
+
+    found = _places_with_country("A street in Vienne (France) is named after Emirdag (Turkey).")
+    assert ("Vienne", "France", "city") in found and ("Emirdag", "Turkey", "city") in found
+    assert not any(name == "Vienne" and country != "France" for name, country, _ in found)
+
+
 class Catalogue:
     """The catalogue's records of some sentences: (level, kind) by sentence text."""
 

@@ -133,6 +133,15 @@ def test_must_mention_coverage():
     assert M.must_mention([], "anything") == (None, [])
 
 
+def test_lead_mention_looks_at_the_first_statement_only():
+    answer = "The city of Utopia opened a desk. [1]\n\n- Nuremberg set up the ZAM. [2]"
+    assert M.lead_mention(["Nuremberg", "ZAM"], answer) == 0.0
+    assert M.lead_mention(["Utopia", "ZAM"], answer) == 1.0
+    # a preface without a marker is no statement: the lead is the first quote
+    assert M.lead_mention(["ZAM"], "The reports do not give this figure. What they say:\n\n- Nuremberg set up the ZAM. [1]") == 1.0
+    assert M.lead_mention([], answer) is None and M.lead_mention(["ZAM"], "") is None
+
+
 # --------------------------------------------------------------------------- groundedness
 
 
@@ -420,7 +429,7 @@ def write_jsonl(path: Path, rows) -> Path:
 
 def test_dev_set_is_valid(eval_assistant):
     qs = load_questions(DEV, eval_assistant.settings)
-    assert len(qs) == 128 and {q["type"] for q in qs} == set(M.QUESTION_TYPES)
+    assert len(qs) == 132 and {q["type"] for q in qs} == set(M.QUESTION_TYPES)
 
 
 def test_malformed_question_file(tmp_path, capsys, eval_assistant):
