@@ -33,7 +33,7 @@ from .counted import counted_noun, gives_count
 from .extraction import RELATED_LEVELS, country_of_place, places
 from .guard import is_instruction_like
 from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence, Statement
-from .scoring import CONNECTIVE, FEATURES, INNER_CONNECTIVE, UNQUOTABLE, sentence_flags
+from .scoring import CONNECTIVE, DIRECTIVE, FEATURES, INNER_CONNECTIVE, UNQUOTABLE, sentence_flags
 from .settings import ComposeSettings
 from .taxonomy import level_label
 from .text import inner_capitalised
@@ -260,10 +260,21 @@ class ExtractiveComposer:
         gives that kind of fact (a number, a year, a name the question does not contain); for a
         question about a named place, programme or body, the best one that names it."""
         floor = self.settings.fact_lead_ratio * top
+        # "How should …", "What do they advise …": a recommendation (a sentence with "should", "must",
+        # "needs to" …) leads when one is nearly as close to the question as the best sentence
+        advice_floor = self.settings.recommendation_lead_ratio * top
+        advice = None
+        if "recommendation" in analysis.asks:
+            advice = next((x for x in ranked if DIRECTIVE.search(x.text) and value[x.key] >= advice_floor), None)
         if for_level:
             best = next(x for x in ranked if x.key in for_level)
+            if advice is not None and not DIRECTIVE.search(best.text):
+                best = next((x for x in ranked if x.key in for_level and DIRECTIVE.search(x.text)
+                             and value[x.key] >= advice_floor), best)
             if value[best.key] >= floor:
                 return best
+        if advice is not None and not DIRECTIVE.search(ranked[0].text):
+            return advice
         # the sentence naming most of the places, programmes and bodies the question names; a country
         # the question names ("German cities", "a Dutch town") is named as well by a sentence that
         # names a city or region of it ("The Munich model …") as by the word itself

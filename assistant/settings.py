@@ -157,6 +157,10 @@ class ComposeSettings(BaseModel):
         0.25,
         description="For 'how many' / 'when' / 'which city' questions, the best sentence giving a number / year / name leads if it reaches this share of the best rank.",
     )
+    recommendation_lead_ratio: float = Field(
+        0.8,
+        description="For 'how should …' / 'what do they advise …' questions, the best recommendation leads if it reaches this share of the best rank.",
+    )
     place_lead_ratio: float = Field(
         0.8, description="For 'where …' questions, a sentence naming a place leads if it reaches this share of the best rank."
     )

@@ -262,6 +262,22 @@ def test_a_question_asking_for_a_place_outright_leads_with_the_place():
     assert quotes(draft)[0].startswith("Most cities welcomed")
 
 
+def test_a_question_asking_for_advice_leads_with_a_recommendation():
+    p = passage("p1", ["Many towns in the region have partners abroad and hold yearly visits.",
+                       "Town halls should use migrant associations to reach their emigrants.",
+                       "The mayor visited the partner town twice."])
+    probs = {(0, 0): 0.9, (0, 1): 0.8, (0, 2): 0.5}
+    question = "How should town halls reach their emigrants?"
+    draft = compose(World([p]), probs, question=question, asks=frozenset({"recommendation"}))
+    assert quotes(draft)[0].startswith("Town halls should")
+    # not when the recommendation ranks far below the best sentence
+    draft = compose(World([p]), {(0, 0): 0.9, (0, 1): 0.3}, question=question, asks=frozenset({"recommendation"}))
+    assert quotes(draft)[0].startswith("Many towns")
+    # nor for a question that asks for no advice
+    draft = compose(World([p]), probs, question="What have town halls done?", asks=frozenset())
+    assert quotes(draft)[0].startswith("Many towns")
+
+
 def test_a_country_named_by_its_adjective_is_named_too_by_a_city_of_it():
     # "Spanish cities": the sentence about Barcelona answers; the one that repeats "Spanish" does not
     # lead merely for sharing the adjective
