@@ -273,6 +273,38 @@ def trim_link_tail(text: str, min_words: int = 8, max_tail_words: int = 12) -> s
     return head
 
 
+# "the Canada Ontario Immigration Agreement (COIA)", "Anti-Discrimination Bureaux (ADVs)": a name and
+# the acronym a report then uses for it
+_DEFINED_ACRONYM = re.compile(
+    r"((?:[A-Z][\w’'-]*(?:\s+(?:of|for|and|on|in|the|to|de|du|des|la|le|van|voor|und|für))*\s+){1,8})\(([A-Z][A-Za-z&]{1,9})\)"
+)
+
+
+def defined_acronyms(texts) -> dict[str, frozenset[str]]:
+    """Acronym -> the content terms of the name it stands for, from the texts where a report
+    defines it ("… Immigration Agreement (COIA)"); the first definition wins. The name starts at
+    the word whose initial is the acronym's first letter, and at least half the acronym's letters
+    must be initials of its words, in order ("the city (2013)" or "Office (BAMF)" define nothing)."""
+    out: dict[str, frozenset[str]] = {}
+    for text in texts:
+        for m in _DEFINED_ACRONYM.finditer(text):
+            acronym = m.group(2)
+            letters = [c for c in acronym.upper() if c.isalpha()]
+            words_ = [w for w in m.group(1).split() if w[:1].isupper()]
+            start = next((i for i, w in enumerate(words_) if w[0].upper() == letters[0]), None)
+            if acronym in out or len(letters) < 2 or start is None:
+                continue
+            name = words_[start:]
+            initials, found, k = [w[0].upper() for w in name], 0, 0
+            for c in letters:  # the acronym's letters found, in order, among the initials
+                if c in initials[k:]:
+                    k, found = initials.index(c, k) + 1, found + 1
+            if found * 2 < len(letters):
+                continue
+            out[acronym] = frozenset(content_terms(" ".join(name)))
+    return out
+
+
 class SentenceScorer:
     """Features and fact probability of every sentence of the retrieved passages."""
 
@@ -284,6 +316,23 @@ class SentenceScorer:
         self._facts: dict[int, dict[str, str]] = {}
         self._flags: dict[int, frozenset[str]] = {}
         self._countries: dict[int, frozenset[str]] = {}
+        # each report's acronyms and the names they stand for: "COIA was unique because …" covers a
+        # question about "the Canada-Ontario immigration agreement"
+        texts: dict[str, list[str]] = {}
+        for p in index.passages:
+            texts.setdefault(p.source, []).append(p.text)
+        self.acronyms = {source: defined_acronyms(t) for source, t in texts.items()}
+        self._acronym_pattern = {
+            source: re.compile(r"\b(" + "|".join(map(re.escape, sorted(a, key=len, reverse=True))) + r")s?\b")
+            for source, a in self.acronyms.items() if a
+        }
+
+    def named_terms(self, source: str, text: str) -> frozenset[str]:
+        """The content terms of the names behind the acronyms a sentence uses (see ``defined_acronyms``)."""
+        pattern = self._acronym_pattern.get(source)
+        if pattern is None:
+            return frozenset()
+        return frozenset().union(*(self.acronyms[source][m.group(1)] for m in pattern.finditer(text)))
 
     def countries(self, row: int, text: str) -> frozenset[str]:
         """The countries of the places a sentence names ("Zurich (CH)" → Switzerland)."""
@@ -328,7 +377,7 @@ class SentenceScorer:
             best = int(np.argmax(sims))
             sim_order = {int(p): k for k, p in enumerate(np.argsort(-sims))}
             for pos, (row, text) in enumerate(zip(rows, hit.passage.sentences)):
-                terms = set(content_terms(text))
+                terms = set(content_terms(text)) | self.named_terms(hit.passage.source, text)
                 covered = sum(idf.idf(t) for t in qterms if t in terms)
                 if asked_countries:
                     named = self.countries(row, text)

@@ -129,6 +129,28 @@ def test_a_place_in_the_country_asked_covers_the_country_word():
     assert by_text[texts[0]] > by_text[texts[1]]
 
 
+def test_an_acronym_covers_the_words_of_the_name_it_stands_for():
+    import numpy as np
+
+    texts = ["The Canada Ontario Immigration Agreement (COIA) was signed by three governments.",
+             "COIA was unique because it included a memorandum between the three levels.",
+             "ABC was unique because it was the first network."]
+    passages = [passage(f"p{i}", t) for i, t in enumerate(texts)]
+    scorer = SentenceScorer(_Index(passages), IdfTable(passages), {})
+    analysis = analyse("Why was the Canada-Ontario immigration agreement unique?", REPORTS)
+    hits = [Hit(i, p, 0.03, 0.5, i, i) for i, p in enumerate(passages)]
+    by_text = {x.text: x.coverage for x in scorer.score(analysis, hits, np.zeros(3, dtype=np.float32))}
+    assert by_text[texts[1]] > by_text[texts[2]]
+
+
+def test_defined_acronyms_need_the_letters_of_the_name():
+    from assistant.scoring import defined_acronyms
+
+    found = defined_acronyms(["the Dutch National Committee for International Cooperation and Sustainable Development (NCDO)",
+                              "the Federal Office for Migration and Refugees (BAMF)", "in the City (2013)"])
+    assert set(found) == {"NCDO"} and {"committe", "sustain"} <= found["NCDO"]
+
+
 def test_in_a_note_a_sentence_ending_with_its_publication_details_is_a_reference():
     import numpy as np
 
