@@ -13,7 +13,7 @@ Selection, in order:
    and a number of statements, at most a few sentences per passage, no near-duplicates (nor
    repeats of what the conversation already quoted), and a second report where it contributes;
    the sentence that gives the kind of fact asked for (a figure, a year, a place, the named
-   body) leads;
+   body, a recommendation) leads, and its passage is quoted more fully before others are opened;
 3. coherence: a sentence that opens with "It …", "The city …" brings the sentence before it;
    one that opens with a connective ("Therefore, …") brings it too or is trimmed ("…the city
    …"); a lead-in that ends with ":" brings its first item or is dropped;
@@ -130,13 +130,29 @@ class ExtractiveComposer:
         if lead is not None:
             ranked.remove(lead)
             ranked.insert(0, lead)
+        # the passage that gives the lead is quoted more fully before other passages are opened: its
+        # sentences are kept down to lead_passage_keep_ratio of the best one's value (others: keep_ratio),
+        # rank lead_passage_bonus higher and are not held to max_per_passage
+        lead_rank = ranked[0].hit_rank
+
+        def kept(x: ScoredSentence) -> bool:
+            ratio = s.lead_passage_keep_ratio if x.hit_rank == lead_rank else s.keep_ratio
+            return value[x.key] >= ratio * plain_top
+
+        candidates = [ranked[0]] + sorted(
+            filter(kept, ranked[1:]),
+            key=lambda x: value[x.key] + (s.lead_passage_bonus if x.hit_rank == lead_rank else 0.0),
+            reverse=True,
+        )
         chosen: list[ScoredSentence] = []
         per_passage: dict[int, int] = {}
         words = 0
-        for x in ranked:
-            if len(chosen) >= s.max_sentences or (chosen and value[x.key] < s.keep_ratio * plain_top):
+        for x in candidates:
+            if len(chosen) >= s.max_sentences:
                 break
-            if per_passage.get(x.hit_rank, 0) >= s.max_per_passage or self._redundant(x, chosen):
+            if x.hit_rank != lead_rank and per_passage.get(x.hit_rank, 0) >= s.max_per_passage:
+                continue
+            if self._redundant(x, chosen):
                 continue
             if x.hit_rank not in per_passage and len(per_passage) >= s.max_passages:
                 continue  # the answer stays with the passages it has: more of the best ones, fewer tangents

@@ -132,7 +132,7 @@ class ComposeSettings(BaseModel):
     max_words: int = Field(160, description="Word budget of the quotes (context sentences may add context_words).")
     context_words: int = Field(40, description="Extra words allowed for a sentence that a chosen one needs to make sense.")
     max_sentences: int = Field(6, description="How many sentences are chosen by score (before context sentences).")
-    max_per_passage: int = Field(4, description="At most this many sentences chosen from one passage.")
+    max_per_passage: int = Field(4, description="At most this many sentences chosen from one passage (but the lead's, see lead_passage_bonus).")
     max_passages: int = Field(
         3,
         description=(
@@ -143,6 +143,17 @@ class ComposeSettings(BaseModel):
         ),
     )
     keep_ratio: float = Field(0.6, description="A sentence is chosen only if its probability is at least this share of the best one's.")
+    lead_passage_keep_ratio: float = Field(
+        0.4,
+        description=(
+            "The same share for a sentence of the passage that gives the lead: the passage that answers first is "
+            "quoted more fully before other passages are opened."
+        ),
+    )
+    lead_passage_bonus: float = Field(
+        0.2,
+        description="Added to the rank of the lead passage's sentences when choosing (they are not held to max_per_passage).",
+    )
     repeat_ratio: float = Field(
         0.8,
         description=(

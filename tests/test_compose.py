@@ -262,6 +262,18 @@ def test_a_question_asking_for_a_place_outright_leads_with_the_place():
     assert quotes(draft)[0].startswith("Most cities welcomed")
 
 
+def test_the_passage_that_answers_first_is_quoted_more_fully_before_another_is_opened():
+    lead = passage("p1", ["The city of Utopia opened a welcome desk for newcomers in 2015.",
+                          "Its staff speak Berber and Arabic."])
+    other = passage("p2", ["Many towns in the region have desks of some kind."])
+    probs = {(0, 0): 0.9, (0, 1): 0.45, (1, 0): 0.56}
+    draft = compose(World([lead, other]), probs, max_sentences=2)
+    assert quotes(draft) == ["The city of Utopia opened a welcome desk for newcomers in 2015. Its staff speak Berber and Arabic."]
+    # without the lead passage's preference the weaker sentence of the lead's passage is not kept
+    draft = compose(World([lead, other]), probs, max_sentences=2, lead_passage_keep_ratio=0.6, lead_passage_bonus=0.0)
+    assert quotes(draft)[1] == "Many towns in the region have desks of some kind."
+
+
 def test_a_question_asking_for_advice_leads_with_a_recommendation():
     p = passage("p1", ["Many towns in the region have partners abroad and hold yearly visits.",
                        "Town halls should use migrant associations to reach their emigrants.",
