@@ -142,6 +142,13 @@ class ComposeSettings(BaseModel):
             "0.576; the held-out half 0.635 -> 0.648 and 0.454 -> 0.468; the blind set 0.484 -> 0.491 and 0.406 -> 0.440."
         ),
     )
+    free_passages: int = Field(
+        2, description="Passages an answer opens for any sentence kept by keep_ratio (the lead's and one more)."
+    )
+    extra_passage_ratio: float = Field(
+        0.85,
+        description="A passage beyond free_passages is opened only by a sentence reaching this share of the best rank.",
+    )
     keep_ratio: float = Field(0.6, description="A sentence is chosen only if its probability is at least this share of the best one's.")
     lead_passage_keep_ratio: float = Field(
         0.4,

@@ -274,6 +274,16 @@ def test_the_passage_that_answers_first_is_quoted_more_fully_before_another_is_o
     assert quotes(draft)[1] == "Many towns in the region have desks of some kind."
 
 
+def test_a_third_passage_is_opened_only_by_a_sentence_nearly_as_good_as_the_best():
+    world = World([passage("p1", ["The city of Utopia opened a welcome desk for newcomers in 2015."]),
+                   passage("p2", ["The desk of Utopia serves two thousand newcomers every year."]),
+                   passage("p3", ["Several towns in the region run smaller desks of their own."])])
+    weak = quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.85, (2, 0): 0.7}))  # 0.7 < 0.85 × 0.9
+    assert len(weak) == 2 and not any("Several towns" in q for q in weak)
+    strong = quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.85, (2, 0): 0.8}))
+    assert len(strong) == 3 and "Several towns" in strong[2]
+
+
 def test_a_question_asking_for_advice_leads_with_a_recommendation():
     p = passage("p1", ["Many towns in the region have partners abroad and hold yearly visits.",
                        "Town halls should use migrant associations to reach their emigrants.",
