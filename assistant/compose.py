@@ -178,7 +178,7 @@ class ExtractiveComposer:
         chosen = self._with_context(chosen, scored + context)
         # the lead stays the first words of the answer unless it needs the sentence before it
         starts = {chosen[0].key} if chosen and not ({"anaphor", "connective", "demonstrative"} & chosen[0].flags) else set()
-        return self._quotes(chosen, starts)
+        return _after_antecedents(self._quotes(chosen, starts), _last_positions(scored))
 
     def _worth(self, x: ScoredSentence) -> float:
         """A sentence's own rank: ``relevance_weight`` of its closeness to the question plus the rest
@@ -352,9 +352,7 @@ class ExtractiveComposer:
         Context comes before the lowest-ranked chosen sentences: they make room for it."""
         s = self.settings
         by_key = {x.key: x for x in scored}
-        last_pos: dict[int, int] = {}
-        for x in scored:
-            last_pos[x.hit_rank] = max(last_pos.get(x.hit_rank, -1), x.pos)
+        last_pos = _last_positions(scored)
         out = list(chosen)
         have = {x.key for x in out}
         budget = s.max_words + s.context_words
@@ -570,6 +568,32 @@ def _before(x: ScoredSentence, last_pos: dict[int, int]) -> tuple[int, int]:
     if x.pos == 0 and x.hit.continues is not None and x.hit.continues in last_pos:
         return (x.hit.continues, last_pos[x.hit.continues])
     return (x.hit_rank, x.pos - 1)
+
+
+def _last_positions(scored: list[ScoredSentence]) -> dict[int, int]:
+    """The position of each passage's last sentence, by hit rank."""
+    last: dict[int, int] = {}
+    for x in scored:
+        last[x.hit_rank] = max(last.get(x.hit_rank, -1), x.pos)
+    return last
+
+
+def _after_antecedents(quotes: list[Quote], last_pos: dict[int, int]) -> list[Quote]:
+    """A quote that opens a passage going on from another ("This provides an important channel …")
+    comes right after the quote that ends with its antecedent (the other passage's last sentence),
+    not before it: they are two citations, read in the reports' order. The lead stays first."""
+    out = list(quotes)
+    for q in quotes[1:]:
+        x = q.first
+        if x.pos != 0 or x.hit.continues is None or not ({"anaphor", "connective", "demonstrative"} & x.flags):
+            continue
+        key = _before(x, last_pos)
+        host = next((p for p in out if p.sentences[-1].key == key), None)
+        if host is None or out.index(host) < out.index(q):
+            continue
+        out.remove(q)
+        out.insert(out.index(host) + 1, q)
+    return out
 
 
 def _needs_antecedent(x: ScoredSentence) -> bool:

@@ -284,6 +284,26 @@ def test_a_third_passage_is_opened_only_by_a_sentence_nearly_as_good_as_the_best
     assert len(strong) == 3 and "Several towns" in strong[2]
 
 
+def test_a_quote_going_on_from_another_passage_comes_after_its_antecedent():
+    # p2 goes on from p1 (the chunker cut the paragraph): "This provides …" points back at p1's last sentence
+    first = passage("p1", ["The city of Utopia opened a welcome desk for newcomers in 2015.",
+                           "Towns in the region may join partnerships with cities abroad."])
+    then = passage("p2", ["This provides a channel for reaching emigrants abroad.",
+                          "Utopia's desk serves two thousand newcomers every year in four languages."])
+    world = World([first, then])
+    question = "What did Utopia do?"
+    analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=True, focus=question)
+    scored = world.scored({(1, 1): 0.95, (1, 0): 0.7, (0, 1): 0.75, (0, 0): 0.2})
+    for x in scored:
+        if x.hit_rank == 1:
+            x.hit.continues = 0
+    evidence = Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset())
+    out = quotes(ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence))
+    at = {q: i for i, q in enumerate(out)}
+    assert "Towns in the region may join partnerships with cities abroad." in at
+    assert at["Towns in the region may join partnerships with cities abroad."] < at["This provides a channel for reaching emigrants abroad."]
+
+
 def test_a_question_asking_for_advice_leads_with_a_recommendation():
     p = passage("p1", ["Many towns in the region have partners abroad and hold yearly visits.",
                        "Town halls should use migrant associations to reach their emigrants.",
