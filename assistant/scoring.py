@@ -273,8 +273,8 @@ def trim_link_tail(text: str, min_words: int = 8, max_tail_words: int = 12) -> s
     return head
 
 
-# "the Canada Ontario Immigration Agreement (COIA)", "Anti-Discrimination Bureaux (ADVs)": a name and
-# the acronym a report then uses for it
+# "the Canada Ontario Immigration Agreement (COIA)", "the Dutch National Committee for International
+# Cooperation and Sustainable Development (NCDO)": a name and the acronym a report then uses for it
 _DEFINED_ACRONYM = re.compile(
     r"((?:[A-Z][\w’'-]*(?:\s+(?:of|for|and|on|in|the|to|de|du|des|la|le|van|voor|und|für))*\s+){1,8})\(([A-Z][A-Za-z&]{1,9})\)"
 )
