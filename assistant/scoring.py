@@ -96,8 +96,10 @@ EXPLETIVE_IT = re.compile(
 )
 # "In order to fulfil this role, ZAM ...", "Local authorities must utilise such links ...": a
 # demonstrative noun phrase early in the sentence points back to the sentence before
+# … or a demonstrative pronoun closes the opening phrase: "Reflecting this, …", "Despite this, …"
 _EARLY_DEMONSTRATIVE = re.compile(
-    r"^(?:[\w’'-]+,?\s+){0,7}(?:this|these|those|such)\s+(?!as\b|a\b|an\b|is\b|was\b|has\b|well\b|way\b)[a-z][\w-]+", re.I
+    r"^(?:[\w’'-]+,?\s+){0,7}(?:this|these|those|such)\s+(?!as\b|a\b|an\b|is\b|was\b|has\b|well\b|way\b)[a-z][\w-]+|"
+    r"^(?:[\w’'-]+\s+){1,3}(?:this|these|those),", re.I
 )
 DIRECTIVE = re.compile(
     r"\b(should|must|need(s|ed)? to|would do well|it is (important|essential|crucial|necessary)|ought to|"

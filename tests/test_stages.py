@@ -57,6 +57,12 @@ def test_a_word_never_written_in_lower_case_is_a_name_even_first_in_a_sentence()
     assert "many" not in fact_tokens("Many cities did too.", case)
 
 
+def test_a_demonstrative_pronoun_closing_the_opening_phrase_points_back():
+    assert "demonstrative" in sentence_flags("Reflecting this, there is little research on city partnerships.")
+    assert "demonstrative" in sentence_flags("Despite this, most towns kept their own courses.")
+    assert "demonstrative" not in sentence_flags("Towns that do this well share their staff with partner cities.")
+
+
 def test_kinds_of_sentence_that_are_not_quoted():
     assert "meta" in sentence_flags("This chapter describes the policies of three cities.")
     assert "biblio" in sentence_flags("Political Geography 28 (2009): 496.")
