@@ -63,9 +63,15 @@ _CAPITALISED = re.compile(r"\b[A-ZÀ-Ý][\w’'-]+")
 
 
 def inner_capitalised(text: str) -> list[str]:
-    """The capitalised words of ``text`` after its first character, as written: the names a question
-    carries ("Bern", "Ankara's"); the capital that opens it is no sign of a name."""
-    return [m.group(0) for m in _CAPITALISED.finditer(text) if m.start() > 0]
+    """The capitalised words of ``text`` inside its sentences, as written: the names a question
+    carries ("Bern", "Ankara's"); the capital that opens it, or opens a later sentence of it
+    ("… language classes. Has any city done that?"), is no sign of a name."""
+    out = []
+    for m in _CAPITALISED.finditer(text):
+        before = text[: m.start()].rstrip(" \t“\"‘'(")
+        if before and before[-1] not in ".?!\n":
+            out.append(m.group(0))
+    return out
 
 
 def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:

@@ -1,7 +1,7 @@
 """Lexical helpers: one stem for both spellings of a word, so a British question finds an American
 passage (and the other way round) in BM25 and in the term-coverage scores."""
 
-from assistant.text import content_terms, stem
+from assistant.text import content_terms, inner_capitalised, stem
 
 
 def test_british_and_american_spellings_share_a_stem():
@@ -15,3 +15,9 @@ def test_british_and_american_spellings_share_a_stem():
 def test_words_with_one_spelling_are_left_alone():
     # "-ise" words that are not British spellings keep their own stem
     assert stem("otherwise") == "otherwis" and stem("rise") == "rise" and stem("enterprise") == "enterpris"
+
+
+def test_a_capital_that_opens_any_sentence_of_a_question_is_no_name():
+    question = "Our office in a German city wants a one-stop shop. Has any city set one up? “Which” did Bern choose?"
+    assert inner_capitalised(question) == ["German", "Bern"]
+    assert inner_capitalised("And how is the formula different in the city of Bern itself?") == ["Bern"]
