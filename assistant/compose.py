@@ -147,9 +147,12 @@ class ExtractiveComposer:
         chosen: list[ScoredSentence] = []
         per_passage: dict[int, int] = {}
         words = 0
+        by_key = {x.key: x for x in scored}
         for x in candidates:
             if len(chosen) >= s.max_sentences:
                 break
+            if "open_quote" in x.flags and not self._quotation_rest(x, by_key, set()):
+                continue  # a quotation that does not close within the next sentences is never quoted: no room for it
             if x.hit_rank != lead_rank and per_passage.get(x.hit_rank, 0) >= s.max_per_passage:
                 continue
             if self._redundant(x, chosen):

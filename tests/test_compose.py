@@ -304,6 +304,15 @@ def test_a_quote_going_on_from_another_passage_comes_after_its_antecedent():
     assert at["Towns in the region may join partnerships with cities abroad."] < at["This provides a channel for reaching emigrants abroad."]
 
 
+def test_a_quotation_that_does_not_close_takes_no_room_from_other_sentences():
+    p1 = passage("p1", ["As the mayor of Utopia put it, ‘We opened the desk for everyone.",
+                        "The city of Utopia opened a welcome desk for newcomers in 2015."])
+    p2 = passage("p2", ["The desk of Utopia serves two thousand newcomers every year."])
+    out = quotes(compose(World([p1, p2]), {(0, 0): 0.9, (0, 1): 0.85, (1, 0): 0.8}, max_sentences=2))
+    assert not any("mayor" in q for q in out)
+    assert any("two thousand" in q for q in out) and any("welcome desk" in q for q in out)
+
+
 def test_a_question_asking_for_advice_leads_with_a_recommendation():
     p = passage("p1", ["Many towns in the region have partners abroad and hold yearly visits.",
                        "Town halls should use migrant associations to reach their emigrants.",
