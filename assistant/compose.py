@@ -153,6 +153,8 @@ class ExtractiveComposer:
                 break
             if "open_quote" in x.flags and not self._quotation_rest(x, by_key, set()):
                 continue  # a quotation that does not close within the next sentences is never quoted: no room for it
+            if "leadin" in x.flags and not _quotable_item(x, by_key):
+                continue  # nor is a lead-in whose first item cannot be quoted
             if x.hit_rank != lead_rank and per_passage.get(x.hit_rank, 0) >= s.max_per_passage:
                 continue
             if self._redundant(x, chosen):
@@ -368,9 +370,9 @@ class ExtractiveComposer:
             if x not in out:
                 continue  # made room for an earlier sentence's context
             needed: list[ScoredSentence] = []
-            if "leadin" in x.flags:
-                item = by_key.get((x.hit_rank, x.pos + 1))
-                if item is not None and item.key not in have and not (item.flags & _CONTEXT_BLOCKERS):
+            if "leadin" in x.flags and _quotable_item(x, by_key):
+                item = by_key[(x.hit_rank, x.pos + 1)]
+                if item.key not in have:
                     needed.append(item)
             if "open_quote" in x.flags:
                 needed.extend(self._quotation_rest(x, by_key, have))
@@ -597,6 +599,12 @@ def _after_antecedents(quotes: list[Quote], last_pos: dict[int, int]) -> list[Qu
         out.remove(q)
         out.insert(out.index(host) + 1, q)
     return out
+
+
+def _quotable_item(x: ScoredSentence, by_key: dict) -> bool:
+    """Does the sentence after the lead-in ``x`` exist and stand as its first item?"""
+    item = by_key.get((x.hit_rank, x.pos + 1))
+    return item is not None and not (item.flags & _CONTEXT_BLOCKERS)
 
 
 def _needs_antecedent(x: ScoredSentence) -> bool:

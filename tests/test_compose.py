@@ -313,6 +313,15 @@ def test_a_quotation_that_does_not_close_takes_no_room_from_other_sentences():
     assert any("two thousand" in q for q in out) and any("welcome desk" in q for q in out)
 
 
+def test_a_lead_in_without_a_quotable_item_takes_no_room_from_other_sentences():
+    p1 = passage("p1", ["The city of Utopia did three things for newcomers:", "Welcome desks", "A welcome desk for newcomers opened in the town hall in 2015."],
+                 titles=[1])  # the item after the lead-in is a heading: it cannot be quoted
+    p2 = passage("p2", ["The desk of Utopia serves two thousand newcomers every year."])
+    out = quotes(compose(World([p1, p2]), {(0, 0): 0.9, (0, 2): 0.85, (1, 0): 0.8}, max_sentences=2))
+    assert not any(q.endswith(":") for q in out)
+    assert any("two thousand" in q for q in out) and any("town hall in 2015" in q for q in out)
+
+
 def test_a_question_asking_for_advice_leads_with_a_recommendation():
     p = passage("p1", ["Many towns in the region have partners abroad and hold yearly visits.",
                        "Town halls should use migrant associations to reach their emigrants.",
