@@ -33,7 +33,7 @@ from .counted import counted_noun, gives_count
 from .extraction import RELATED_LEVELS, country_of_place, places
 from .guard import is_instruction_like
 from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence, Statement
-from .scoring import CONNECTIVE, DIRECTIVE, FEATURES, INNER_CONNECTIVE, UNQUOTABLE, sentence_flags
+from .scoring import CONNECTIVE, DIRECTIVE, FEATURES, INNER_CONNECTIVE, POINTS_BACK, UNQUOTABLE, sentence_flags
 from .settings import ComposeSettings
 from .taxonomy import level_label
 from .text import inner_capitalised
@@ -182,7 +182,7 @@ class ExtractiveComposer:
         chosen = self._cover_parts(chosen, ranked, evidence.part_vectors)
         chosen = self._with_context(chosen, scored + context)
         # the lead stays the first words of the answer unless it needs the sentence before it
-        starts = {chosen[0].key} if chosen and not ({"anaphor", "connective", "demonstrative"} & chosen[0].flags) else set()
+        starts = {chosen[0].key} if chosen and not (POINTS_BACK & chosen[0].flags) else set()
         return _after_antecedents(self._quotes(chosen, starts), _last_positions(scored))
 
     def _worth(self, x: ScoredSentence) -> float:
@@ -378,7 +378,7 @@ class ExtractiveComposer:
                 needed.extend(self._quotation_rest(x, by_key, have))
             current = x
             for _ in range(2):  # "In order to fulfil this role, ZAM …" after "It set up a … (ZAM)": two back at most
-                if not ({"anaphor", "connective", "demonstrative"} & current.flags):
+                if not (POINTS_BACK & current.flags):
                     break
                 prev = by_key.get(_before(current, last_pos))
                 if (prev is None or prev.key in have or prev.flags & _CONTEXT_BLOCKERS or "leadin" in prev.flags
@@ -590,7 +590,7 @@ def _after_antecedents(quotes: list[Quote], last_pos: dict[int, int]) -> list[Qu
     out = list(quotes)
     for q in quotes[1:]:
         x = q.first
-        if x.pos != 0 or x.hit.continues is None or not ({"anaphor", "connective", "demonstrative"} & x.flags):
+        if x.pos != 0 or x.hit.continues is None or not (POINTS_BACK & x.flags):
             continue
         key = _before(x, last_pos)
         host = next((p for p in out if p.sentences[-1].key == key), None)

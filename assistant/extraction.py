@@ -264,11 +264,6 @@ class _Mention:
     oblique: bool = False  # after a preposition: not a subject
 
 
-def place_names(text: str) -> list[str]:
-    """The cities, regions and countries (names or demonyms) the gazetteer finds in ``text``."""
-    return [name for _, _, name, _, _ in _places(text)]
-
-
 def places(text: str) -> list[tuple[str, str, str]]:
     """(name, country, kind) of each city, region and country (name or demonym) named in ``text``;
     kind is 'city', 'region' or 'country'."""

@@ -808,4 +808,4 @@ def dense_text(p: Passage) -> str:
 
 
 def _bm25_text(p: Passage) -> str:
-    return f"{p.section} {p.heading} {p.text}" if p.heading else f"{p.section} {p.text}"
+    return f"{p.section} {dense_text(p)}"

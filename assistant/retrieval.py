@@ -12,12 +12,9 @@ import numpy as np
 from .analysis import analyse, detect_reports, strip_report_names  # noqa: F401 - re-exported
 from .index import LoadedIndex
 from .models import Hit, QueryAnalysis, ReportMeta, RetrievalFilters  # noqa: F401 - re-exported
-from .scoring import DIRECTIVE, sentence_flags  # noqa: F401 - DIRECTIVE re-exported
+from .scoring import DIRECTIVE, POINTS_BACK, sentence_flags  # noqa: F401 - DIRECTIVE re-exported
 from .text import content_terms
 
-
-# a first sentence that needs the passage before it
-_POINTS_BACK = frozenset({"anaphor", "demonstrative", "connective"})
 
 
 class HybridSearch:
@@ -139,7 +136,7 @@ class HybridSearch:
             p = passages[nxt]
             if filters is not None and filters.section_kinds and p.section_kind not in filters.section_kinds:
                 continue
-            if p.sentences and 0 not in p.titles and sentence_flags(p.sentences[0]) & _POINTS_BACK:
+            if p.sentences and 0 not in p.titles and sentence_flags(p.sentences[0]) & POINTS_BACK:
                 extra.append(Hit(nxt, p, h.score, h.dense, h.rank_dense, h.rank_bm25, continues=pos))
                 have.add(nxt)
         return hits + extra

@@ -101,6 +101,8 @@ _EARLY_DEMONSTRATIVE = re.compile(
     r"^(?:[\w’'-]+,?\s+){0,7}(?:this|these|those|such)\s+(?!as\b|a\b|an\b|is\b|was\b|has\b|well\b|way\b)[a-z][\w-]+|"
     r"^(?:[\w’'-]+\s+){1,3}(?:this|these|those),", re.I
 )
+# the flags of a sentence that needs the one before it (in its passage, or the passage it goes on from)
+POINTS_BACK = frozenset({"anaphor", "connective", "demonstrative"})
 DIRECTIVE = re.compile(
     r"\b(should|must|need(s|ed)? to|would do well|it is (important|essential|crucial|necessary)|ought to|"
     r"recommend\w*|is key|are key|requires?|call(s)? for|could be used|can help)\b",
