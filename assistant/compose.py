@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from .analysis import asks_for_place
 from .catalogue import label_passage
@@ -287,14 +288,15 @@ class ExtractiveComposer:
         # "How should …", "What do they advise …": a recommendation (a sentence with "should", "must",
         # "needs to" …) leads when one is nearly as close to the question as the best sentence
         advice_floor = self.settings.recommendation_lead_ratio * top
-        advice = None
-        if "recommendation" in analysis.asks:
-            advice = next((x for x in ranked if DIRECTIVE.search(x.text) and value[x.key] >= advice_floor), None)
+
+        def advises(x: ScoredSentence) -> bool:
+            return bool(DIRECTIVE.search(x.text)) and value[x.key] >= advice_floor
+
+        advice = next(filter(advises, ranked), None) if "recommendation" in analysis.asks else None
         if for_level:
             best = next(x for x in ranked if x.key in for_level)
             if advice is not None and not DIRECTIVE.search(best.text):
-                best = next((x for x in ranked if x.key in for_level and DIRECTIVE.search(x.text)
-                             and value[x.key] >= advice_floor), best)
+                best = next((x for x in ranked if x.key in for_level and advises(x)), best)
             if value[best.key] >= floor:
                 return best
         if advice is not None and not DIRECTIVE.search(ranked[0].text):
@@ -513,7 +515,8 @@ class ExtractiveComposer:
 _NAME_AND_COUNTRY = re.compile(r"\b([A-Z][\w’'-]+(?:[ -][A-Z][\w’'-]+){0,2})\s+\(((?:the\s+)?[A-Z][^()]{1,40})\)")
 
 
-def _places_with_country(text: str) -> list[tuple[str, str, str]]:
+@lru_cache(maxsize=8192)
+def _places_with_country(text: str) -> tuple[tuple[str, str, str], ...]:
     """The places a sentence names (see ``extraction.places``); a name followed by a country in
     brackets ("Vienne (France)", "Haarlem (the Netherlands)") is a city of that country, whether or
     not the gazetteer knows it (or knows another place of that name)."""
@@ -522,12 +525,12 @@ def _places_with_country(text: str) -> list[tuple[str, str, str]]:
         inside = places(m.group(2))
         if len(inside) == 1 and inside[0][2] == "country" and inside[0][1]:
             found = [p for p in found if p[0] != m.group(1)] + [(m.group(1), inside[0][1], "city")]
-    return found
+    return tuple(found)
 
 
-def _countries_named(text: str) -> set[str]:
+def _countries_named(text: str) -> frozenset[str]:
     """The countries a sentence names: by name or adjective, or as the country of a place it names."""
-    return {country for _, country, _ in _places_with_country(text) if country}
+    return frozenset(country for _, country, _ in _places_with_country(text) if country)
 
 
 def _label_text(kind: str, level: str, place: str, country: str) -> str:

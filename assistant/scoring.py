@@ -320,6 +320,7 @@ class SentenceScorer:
         self._facts: dict[int, dict[str, str]] = {}
         self._flags: dict[int, frozenset[str]] = {}
         self._countries: dict[int, frozenset[str]] = {}
+        self._named: dict[int, frozenset[str]] = {}
         # each report's acronyms and the names they stand for: "COIA was unique because …" covers a
         # question about "the Canada-Ontario immigration agreement"
         texts: dict[str, list[str]] = {}
@@ -331,12 +332,13 @@ class SentenceScorer:
             for source, a in self.acronyms.items() if a
         }
 
-    def named_terms(self, source: str, text: str) -> frozenset[str]:
+    def named_terms(self, row: int, source: str, text: str) -> frozenset[str]:
         """The content terms of the names behind the acronyms a sentence uses (see ``defined_acronyms``)."""
-        pattern = self._acronym_pattern.get(source)
-        if pattern is None:
-            return frozenset()
-        return frozenset().union(*(self.acronyms[source][m.group(1)] for m in pattern.finditer(text)))
+        if row not in self._named:
+            pattern = self._acronym_pattern.get(source)
+            found = pattern.finditer(text) if pattern is not None else ()
+            self._named[row] = frozenset().union(*(self.acronyms[source][m.group(1)] for m in found))
+        return self._named[row]
 
     def countries(self, row: int, text: str) -> frozenset[str]:
         """The countries of the places a sentence names ("Zurich (CH)" → Switzerland)."""
@@ -381,7 +383,7 @@ class SentenceScorer:
             best = int(np.argmax(sims))
             sim_order = {int(p): k for k, p in enumerate(np.argsort(-sims))}
             for pos, (row, text) in enumerate(zip(rows, hit.passage.sentences)):
-                terms = set(content_terms(text)) | self.named_terms(hit.passage.source, text)
+                terms = set(content_terms(text)) | self.named_terms(row, hit.passage.source, text)
                 covered = sum(idf.idf(t) for t in qterms if t in terms)
                 if asked_countries:
                     named = self.countries(row, text)
