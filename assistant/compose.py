@@ -299,8 +299,8 @@ class ExtractiveComposer:
                 best = next((x for x in ranked if x.key in for_level and advises(x)), best)
             if value[best.key] >= floor:
                 return best
-        if advice is not None and not DIRECTIVE.search(ranked[0].text):
-            return advice
+        if advice is not None:
+            return advice  # before a sentence that only names the question's places
         # the sentence naming most of the places, programmes and bodies the question names; a country
         # the question names ("German cities", "a Dutch town") is named as well by a sentence that
         # names a city or region of it ("The Munich model …") as by the word itself

@@ -84,10 +84,11 @@ ANAPHOR = re.compile(
 EXPLETIVE_IT = re.compile(
     r"^it\s+(?:(?:is|was|has\s+been|had\s+been|has\s+become|had\s+become|becomes|became|remains|would\s+be|will\s+be|"
     r"should\s+be|could\s+be|can\s+be|may\s+be|might\s+be|must\s+be)\s+"
-    r"(?:(?:also|especially|particularly|therefore|thus|often|now|generally|widely|not|very|more|most|equally)\s+)*"
+    r"(?:(?:also|therefore|thus|often|now|not|very|more|most|\w+ly)\s+)*"
     r"(?:(?:important|essential|crucial|necessary|difficult|easy|hard|possible|impossible|worth|useful|helpful|"
     r"interesting|vital|advisable|common|rare|unusual|likely|unlikely|clear|striking|fair|reasonable|noteworthy|notable|"
     r"remarkable|surprising|evident|obvious|true)(?:\s+here)?\s+(?:that|to|whether|for|how|why)\b|"
+    r"best\s+(?:if|to|that|when)\b|(?:yet\s+)?to\s+be\s+seen\b|"
     # a passive verb of saying or knowing takes "that" ("It is expected to open" is about something)
     r"(?:known|noted|argued|said|believed|expected|estimated|reported|assumed|recogni[sz]ed|agreed|decided|added|"
     r"mentioned|stressed|emphasi[sz]ed|to\s+be\s+\w+ed)(?:\s+here)?\s+that\b)|"
@@ -104,7 +105,7 @@ _EARLY_DEMONSTRATIVE = re.compile(
 # the flags of a sentence that needs the one before it (in its passage, or the passage it goes on from)
 POINTS_BACK = frozenset({"anaphor", "connective", "demonstrative"})
 DIRECTIVE = re.compile(
-    r"\b(should|must|need(s|ed)? to|would do well|it is (important|essential|crucial|necessary)|ought to|"
+    r"\b(should|must|need(s|ed)? to|would do well|it is (\w+ly )?(important|essential|crucial|necessary|vital|advisable)|it is best (if|to|that)|ought to|"
     r"recommend\w*|is key|are key|requires?|call(s)? for|could be used|can help)\b",
     re.I,
 )

@@ -338,6 +338,21 @@ def test_a_question_asking_for_advice_leads_with_a_recommendation():
     assert quotes(draft)[0].startswith("Many towns")
 
 
+def test_advice_phrased_without_should_leads_before_a_sentence_that_only_names_the_places_asked():
+    # "it is extremely important that …", "it is best if …" are advice too; for an advice question
+    # that names countries, the best advice leads even when a sentence naming both countries is there
+    p = passage("p1", ["It is extremely important that the two sides be seen as equal partners.",
+                       "Exchanges with Morocco and Turkey stimulated cooperation between many actors."])
+    probs = {(0, 0): 0.9, (0, 1): 0.6}
+    scored_names = {(0, 1): {"Morocco": "name", "Turkey": "name"}}
+    question = "What kind of partner should a town in Morocco or Turkey choose?"
+    draft = compose(World([p]), probs, question=question, facts=scored_names, asks=frozenset({"recommendation"}))
+    assert quotes(draft)[0].startswith("It is extremely important")
+    # without the advice ask, the sentence naming the asked countries leads
+    draft = compose(World([p]), probs, question="What happened in Morocco and Turkey?", facts=scored_names, asks=frozenset())
+    assert quotes(draft)[0].startswith("Exchanges with Morocco")
+
+
 def test_a_country_named_by_its_adjective_is_named_too_by_a_city_of_it():
     # "Spanish cities": the sentence about Barcelona answers; the one that repeats "Spanish" does not
     # lead merely for sharing the adjective

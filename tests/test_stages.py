@@ -78,6 +78,10 @@ def test_kinds_of_sentence_that_are_not_quoted():
     assert "anaphor" not in sentence_flags("It is important to note that the government began reforms in 2012.")
     assert "anaphor" not in sentence_flags("It has become known that local authorities do not always spend the money.")
     assert "anaphor" not in sentence_flags("It should be noted here that the role of the regions differs.")
+    assert "anaphor" not in sentence_flags("It is extremely important that the two sides be seen as equal partners.")
+    assert "anaphor" not in sentence_flags("It is best if municipalities cooperate with others of similar size.")
+    assert "anaphor" not in sentence_flags("It remains to be seen whether the new fund reaches the towns.")
+    assert "anaphor" in sentence_flags("It is best known for its harbour festival.")
     assert "anaphor" in sentence_flags("It is expected to open a second office in 2020.")
     assert "anaphor" in sentence_flags("It is designed to help newcomers find work.")
     # reference entries: "Author (year), “Title”" and an inverted author name before "(year),"
