@@ -98,10 +98,12 @@ class ExtractiveComposer:
         fresh = [x for x in quotable
                  if (x.text not in shown and not self._redundant(x, quoted_before))
                  or any(n.search(x.text) for n in anew)]
-        # … and the sentence an earlier answer showed comes back when it answers the follow-up clearly
-        # better than anything new ("Who helped organise it?" after a sentence naming who did); it
-        # does not set the bar the new sentences are kept by
-        again = max((x for x in quotable if x.text in shown), key=self._worth, default=None)
+        # … and the sentence an earlier answer showed comes back when it answers the follow-up better
+        # than anything new ("Who helped organise it?" after a sentence naming who did; "Were there
+        # problems?" after a sentence on them), but not for a follow-up that moves to a new slot ("And
+        # at city level?": what was shown answered the earlier one); it does not set the bar the new
+        # sentences are kept by
+        again = None if evidence.new_slot else max((x for x in quotable if x.text in shown), key=self._worth, default=None)
         if fresh and again is not None:
             if max(map(self._worth, fresh)) < s.repeat_ratio * self._worth(again):
                 fresh.append(again)

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 from .domain import get_domain
 from .models import ReportMeta
-from .text import QUESTION_NOISE, STOPWORDS, words
+from .text import QUESTION_NOISE, STOPWORDS, inner_capitalised, words
 
 # (source, its names normalised, longest first) per report: see _report_table
 Table = tuple[tuple[str, tuple[str, ...]], ...]
@@ -97,14 +97,14 @@ _THERE_AFTER = re.compile(
 _REFERENCE_NP = re.compile(
     r"\b(the\s+same|same|such(?!\s+as\b)|(?:the\s+two|both)\s+(?:countries|cities|sides|reports|partners|towns|"
     r"municipalities|governments|levels|programmes|projects|partnerships)|"
-    r"the\s+former|the\s+latter|the\s+authors?|(?<!and\s)(?<!or\s)(?<!among\s)(?:other|others)|another|similar|"
+    r"the\s+former|the\s+latter|the\s+authors?|(?<!and\s)(?<!or\s)(?<!among\s)(?<!each\s)(?:other|others)|another|similar|"
     r"comparable|likewise)\b|"
-    r"\b(?i:the)\s+(?-i:city|country|town|region|municipality|programme|program|project|scheme|initiative|partnership|"
+    r"\b(?P<definite>(?i:the)\s+(?-i:city|country|town|region|municipality|programme|program|project|scheme|initiative|partnership|"
     r"report|study|brief|chapter|paper|document|fund|plan|network|office|agency|council|ministry|government|"
     r"organisation|organization|campaign|law|act|model|approach|agreement|contract|index|platform|desks?|"
     r"courses?|principle|mayor|authors?)\b(?!\s+(?:of|for|in|on|called|named|that|which|who|whose|where|when|to|"
     r"from|at|between|with|among|under|by|about|against|behind)\b)"
-    r"(?![-’']|\s+(?-i:[A-Z]))",
+    r"(?![-’']|\s+(?-i:[A-Z])))",
     re.I,
 )
 # pointing back at the whole earlier topic
@@ -390,14 +390,17 @@ def _reference_in(question: str) -> str | None:
         nxt = (m.group(2) or "").lower()
         if not nxt or nxt in STOPWORDS or nxt in _PLACEHOLDER:
             return "bare"
-    if _DEMONSTRATIVE.search(question) or _THAT_NP.search(question) or _REFERENCE_NP.search(question):
+    if _DEMONSTRATIVE.search(question) or _THAT_NP.search(question) or any(
+        not (m.group("definite") and inner_capitalised(question[: m.start()])) for m in _REFERENCE_NP.finditer(question)
+    ):
+        # … but a name before "the city" / "the office" anchors it: "In Germany the city partnership office …"
         return "np"
     if _LEAD.search(question):  # "And what happens once ...?": the earlier topic goes on
         return "bare"
     return None
 
 
-def _ellipsis_slot(question: str) -> str | None:
+def ellipsis_slot(question: str) -> str | None:
     """The new slot of an elliptical question ("What about Denmark?" -> "Denmark"), or None."""
     for i, pat in enumerate(_ELLIPSIS):
         m = pat.match(question)
@@ -418,7 +421,7 @@ def needs_context(question: str, reports: list[ReportMeta]) -> bool:
 
 
 def _needs_context(question: str, table: Table) -> bool:
-    if _ellipsis_slot(question) is not None or _reference(question, table):
+    if ellipsis_slot(question) is not None or _reference(question, table):
         return True
     report_words = {w for _, n in _report_names(question, table) for w in n.split()}
     own = [w for w in _content(question) if w not in report_words]
@@ -560,7 +563,7 @@ def _carry(question: str, previous: str, table: Table, how: str | None) -> str:
 def _rewrite(question: str, previous: str | None, table: Table) -> str:
     if not previous:
         return question
-    slot = _ellipsis_slot(question)
+    slot = ellipsis_slot(question)
     if slot is not None:
         return _substitute(slot, previous, table) or _carry(question, previous, table, "slot")
     how = _reference(question, table)

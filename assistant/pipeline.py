@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from .analysis import analyse
 from .assemble import assemble
 from .backends import AnswerBackend, ExtractiveBackend
+from .conversation import ellipsis_slot
 from .gate import MISSING_FACT_TEXT, Gate, decline_message
 from .guard import classify, clean_question
 from .language import declined_answer, recognise
@@ -92,6 +93,7 @@ class AnswerPipeline:
             if avoid_repeats and isinstance(self.backend, ExtractiveBackend) and rewrite.history:
                 evidence.shown = self.shown(rewrite.history, filters)
                 evidence.named_anew = named_anew(q, rewrite.history)
+                evidence.new_slot = ellipsis_slot(q) is not None
             for item in self.backend.stream(evidence):
                 if isinstance(item, Draft):
                     draft = item

@@ -55,13 +55,14 @@ class World:
 
 
 def compose(world: World, probs, question="What did the cities do?", facts=None, shown=frozenset(), named_anew=frozenset(),
-            **settings):
+            new_slot=False, **settings):
     analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=True, focus=question)
     for key, value in settings.items():
         setattr(analysis, key, value) if hasattr(analysis, key) else None
     compose_settings = ComposeSettings(**{k: v for k, v in settings.items() if k in ComposeSettings.model_fields})
     composer = ExtractiveComposer(world, compose_settings, catalogue=None)
-    evidence = Evidence(question, question, analysis, [], world.scored(probs, facts), np.zeros(3), shown, named_anew)
+    evidence = Evidence(question, question, analysis, [], world.scored(probs, facts), np.zeros(3), shown, named_anew,
+                        new_slot=new_slot)
     return composer.compose(evidence)
 
 
@@ -452,6 +453,8 @@ def test_a_follow_up_gets_a_shown_sentence_again_when_it_answers_it_far_better()
     # nothing repeats when a new sentence answers nearly as well, nor with repeat_ratio 0
     assert named.sentences[0] not in quotes(compose(world, {(0, 0): 0.6, (1, 0): 0.55}, shown=shown))
     assert named.sentences[0] not in quotes(compose(world, probs, shown=shown, repeat_ratio=0.0))
+    # nor after a follow-up that moves to a new slot ("And at city level?"): what was shown answered the earlier one
+    assert named.sentences[0] not in quotes(compose(world, probs, shown=shown, new_slot=True))
 
 
 def test_a_lower_ranked_sentence_never_takes_the_context_of_a_higher_ranked_one():

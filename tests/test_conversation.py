@@ -171,8 +171,17 @@ def test_pronouns_and_ellipsis_need_context(reports):
         "Does every municipality have one?",
         "Is that enough?",
         "Which area scored worst?",
+        "What did the city council decide?",
+        "Did the programme work in Germany?",
     ):
         assert needs_context(q, reports), q
+
+
+def test_a_name_before_a_definite_noun_anchors_it(reports):
+    # "In Germany the city partnership office …": the city is a German one, not one of an earlier turn;
+    # "each other" is reciprocal, not "other" countries
+    q = "In Germany the city partnership office and the integration council rarely talk to each other. What do the reports advise?"
+    assert not needs_context(q, reports)
 
 
 def test_a_chain_of_follow_ups_keeps_the_subject(reports):
