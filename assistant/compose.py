@@ -94,10 +94,18 @@ class ExtractiveComposer:
         quoted_before = [x for x in scored if x.text in shown]
         # … except a sentence about what the follow-up itself names anew ("And how is the formula
         # different in the city of Bern?" may quote the Bern sentence an earlier answer showed)
+        # (or a sentence that goes on about it: "Barcelona tackles … Since 1998 the city has had …")
         anew = [re.compile(rf"\b{re.escape(n)}\b", re.I) for n in evidence.named_anew]
+        at = {(x.hit_rank, x.pos): x for x in scored}
+
+        def names_anew(x: ScoredSentence) -> bool:
+            if any(n.search(x.text) for n in anew):
+                return True
+            before = at.get((x.hit_rank, x.pos - 1))
+            return "anaphor" in x.flags and before is not None and any(n.search(before.text) for n in anew)
+
         fresh = [x for x in quotable
-                 if (x.text not in shown and not self._redundant(x, quoted_before))
-                 or any(n.search(x.text) for n in anew)]
+                 if (x.text not in shown and not self._redundant(x, quoted_before)) or names_anew(x)]
         # … and the sentence an earlier answer showed comes back when it answers the follow-up better
         # than anything new ("Who helped organise it?" after a sentence naming who did; "Were there
         # problems?" after a sentence on them), but not for a follow-up that moves to a new slot ("And

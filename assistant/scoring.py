@@ -70,7 +70,7 @@ INNER_CONNECTIVE = re.compile(
     re.I,
 )
 ANAPHOR = re.compile(
-    r"^(?:(?:then|now|later|today|since then|here|also|in (?:2\d{3}|1\d{3}))\b,?\s+)?"
+    r"^(?:(?:then|now|later|today|since then|here|also|(?:in|since|by|until|from) (?:2\d{3}|1\d{3}))\b,?\s+)?"
     r"(?:it|its|they|their|them|this|these|those|such|he|she|his|her|the latter|the former|both|"
     r"the (?:city|town|municipality|region|country|state|programme|program|project|initiative|scheme|strategy|"
     r"partnership|network|office|centre|center|organi[sz]ation|fund|law|act|plan|platform|campaign|committee|"

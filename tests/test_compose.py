@@ -143,6 +143,13 @@ def test_a_follow_up_may_quote_again_what_it_names_anew():
     shown = frozenset(p.sentences)
     assert quotes(compose(world, probs, shown=shown, named_anew=frozenset({"bern"}))) == [p.sentences[0]]
     assert quotes(compose(world, probs, shown=shown, named_anew=frozenset({"berne"}))) != [p.sentences[0]]
+    # … and so may a sentence that goes on about it ("Since 1998 the city has had …")
+    p = passage("p1", ["Barcelona tackles rumours through training and information campaigns.",
+                       "Since 1998 the city has had its own office for nondiscrimination.",
+                       "Cities have a long tradition of combating discrimination."])
+    shown = frozenset(p.sentences)
+    again = quotes(compose(World([p]), {(0, 0): 0.9, (0, 1): 0.8, (0, 2): 0.8}, shown=shown, named_anew=frozenset({"barcelona"})))
+    assert again == [p.sentences[0] + " " + p.sentences[1]]
 
 
 def test_a_note_is_no_context_for_the_next_note():

@@ -73,6 +73,7 @@ def test_kinds_of_sentence_that_are_not_quoted():
     assert "connective" not in sentence_flags("So far, few cities have acted.")
     assert "anaphor" in sentence_flags("It then opened a second office in the north.")
     assert "anaphor" in sentence_flags("The city opened a second office in the north of the town.")  # which city?
+    assert "anaphor" in sentence_flags("Since 1998 the city has had its own office for nondiscrimination.")
     assert not sentence_flags("Utrecht opened a second office in the north of the town.")
     # an expletive "it" points at the clause that follows, not at a sentence before
     assert "anaphor" not in sentence_flags("It is important to note that the government began reforms in 2012.")
