@@ -174,7 +174,7 @@ class ExtractiveComposer:
                 continue  # the answer stays with the passages it has: more of the best ones, fewer tangents
             if (x.hit_rank not in per_passage and len(per_passage) >= s.free_passages
                     and value[x.key] < s.extra_passage_ratio * plain_top):
-                continue  # a third passage is opened only by a sentence nearly as good as the best
+                continue  # another passage is opened only by a sentence nearly as good as the best
             if chosen and words + x.words > s.max_words:
                 continue
             chosen.append(x)

@@ -275,14 +275,15 @@ def test_the_passage_that_answers_first_is_quoted_more_fully_before_another_is_o
                           "Its staff speak Berber and Arabic."])
     other = passage("p2", ["Many towns in the region have desks of some kind."])
     probs = {(0, 0): 0.9, (0, 1): 0.45, (1, 0): 0.56}
-    draft = compose(World([lead, other]), probs, max_sentences=2)
+    draft = compose(World([lead, other]), probs, max_sentences=2, free_passages=2)
     assert quotes(draft) == ["The city of Utopia opened a welcome desk for newcomers in 2015. Its staff speak Berber and Arabic."]
     # without the lead passage's preference the weaker sentence of the lead's passage is not kept
-    draft = compose(World([lead, other]), probs, max_sentences=2, lead_passage_keep_ratio=0.6, lead_passage_bonus=0.0)
+    draft = compose(World([lead, other]), probs, max_sentences=2, lead_passage_keep_ratio=0.6, lead_passage_bonus=0.0,
+                    free_passages=2)
     assert quotes(draft)[1] == "Many towns in the region have desks of some kind."
 
 
-def test_a_third_passage_is_opened_only_by_a_sentence_nearly_as_good_as_the_best():
+def test_another_passage_is_opened_only_by_a_sentence_nearly_as_good_as_the_best():
     world = World([passage("p1", ["The city of Utopia opened a welcome desk for newcomers in 2015."]),
                    passage("p2", ["The desk of Utopia serves two thousand newcomers every year."]),
                    passage("p3", ["Several towns in the region run smaller desks of their own."])])
@@ -290,6 +291,12 @@ def test_a_third_passage_is_opened_only_by_a_sentence_nearly_as_good_as_the_best
     assert len(weak) == 2 and not any("Several towns" in q for q in weak)
     strong = quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.85, (2, 0): 0.8}))
     assert len(strong) == 3 and "Several towns" in strong[2]
+    # the second passage too: the lead's passage answers alone unless another is nearly as good
+    alone = quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.7, (2, 0): 0.65}))
+    assert alone == ["The city of Utopia opened a welcome desk for newcomers in 2015."]
+    # … with two free passages, the second opens for any sentence kept by keep_ratio
+    two = quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.7, (2, 0): 0.65}, free_passages=2))
+    assert len(two) == 2 and "two thousand" in two[1]
 
 
 def test_a_quote_going_on_from_another_passage_comes_after_its_antecedent():
