@@ -96,12 +96,12 @@ class ExtractiveComposer:
         # different in the city of Bern?" may quote the Bern sentence an earlier answer showed)
         # (or a sentence that goes on about it: "Barcelona tackles … Since 1998 the city has had …")
         anew = [re.compile(rf"\b{re.escape(n)}\b", re.I) for n in evidence.named_anew]
-        at = {(x.hit_rank, x.pos): x for x in scored}
+        by_key = {x.key: x for x in scored}
 
         def names_anew(x: ScoredSentence) -> bool:
             if any(n.search(x.text) for n in anew):
                 return True
-            before = at.get((x.hit_rank, x.pos - 1))
+            before = by_key.get((x.hit_rank, x.pos - 1))
             return "anaphor" in x.flags and before is not None and any(n.search(before.text) for n in anew)
 
         fresh = [x for x in quotable
@@ -158,7 +158,6 @@ class ExtractiveComposer:
         chosen: list[ScoredSentence] = []
         per_passage: dict[int, int] = {}
         words = 0
-        by_key = {x.key: x for x in scored}
         for x in candidates:
             if len(chosen) >= s.max_sentences:
                 break

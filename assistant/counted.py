@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .text import name_key
+
 _HOW = re.compile(r"\bhow\s+(many|much)\s+(.+)", re.I)
 _STOP = re.compile(
     r"\b(?:did|do|does|were|was|are|is|has|have|had|will|would|can|could|should|in|for|from|to|with|by|on|at|"
@@ -107,12 +109,12 @@ def measured_subject(question: str) -> MeasuredSubject | None:
     words = modifier + re.findall(r"[A-Za-z][\w'-]*", rest[:end])
     terms = []
     for w in words:
-        w = re.sub(r"['’]s$", "", w.lower())
+        w = name_key(w)
         if w not in _FILLER and len(w) > 2 and w not in terms:
             terms.append(w)
     if not terms:
         return None
-    mods = tuple(t for t in terms if t in {re.sub(r"['’]s$", "", w.lower()) for w in modifier})
+    mods = tuple(t for t in terms if t in {name_key(w) for w in modifier})
     return MeasuredSubject(m.group(2).lower(), tuple(terms), mods)
 
 

@@ -33,6 +33,7 @@ from .models import (
 from .prompts import load_prompt
 from .scoring import UNQUOTABLE, evidence_strength
 from .settings import GateSettings
+from .text import name_key
 
 MISSING_FACT_TEXT = {
     "number": "The reports do not give this figure. What they say on the topic:",
@@ -126,7 +127,7 @@ def _names_person(x: ScoredSentence, role: str, window: int = 40) -> bool:
         near = x.text[max(0, m.start() - window): m.end() + window]
         for run in _CAPITALISED_RUN.finditer(near):
             words = run.group(0).split()
-            if all(re.sub(r"[’']s?$", "", w).lower() in names for w in words) and not domain.find_places(run.group(0)):
+            if all(name_key(w) in names for w in words) and not domain.find_places(run.group(0)):
                 return True
     return False
 

@@ -39,7 +39,7 @@ from .models import (
 from .retrieval import HybridSearch
 from .scoring import SentenceScorer
 from .settings import Settings
-from .text import inner_capitalised
+from .text import inner_capitalised, name_key
 
 
 class AnswerPipeline:
@@ -182,7 +182,7 @@ def named_anew(question: str, history: list[str]) -> frozenset[str]:
     question of the conversation named: {"bern"} for "And how is the formula different in the city
     of Bern itself?" after "How does Switzerland fund schools …?"."""
     earlier = " ".join(history).lower()
-    names = {re.sub(r"[’']s?$", "", w).lower() for w in inner_capitalised(question)}
+    names = {name_key(w) for w in inner_capitalised(question)}
     return frozenset(n for n in names if not re.search(rf"\b{re.escape(n)}\b", earlier))
 
 

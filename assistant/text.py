@@ -62,6 +62,14 @@ def stem(word: str) -> str:
 _CAPITALISED = re.compile(r"\b[A-ZÀ-Ý][\w’'-]+")
 
 
+_POSSESSIVE = re.compile(r"[’']s?$")
+
+
+def name_key(word: str) -> str:
+    """A word as a name is compared: lower case, without a possessive ("Ankara's" -> "ankara")."""
+    return _POSSESSIVE.sub("", word).lower()
+
+
 def inner_capitalised(text: str) -> list[str]:
     """The capitalised words of ``text`` inside its sentences, as written: the names a question
     carries ("Bern", "Ankara's"); the capital that opens it, or opens a later sentence of it

@@ -1,7 +1,7 @@
 """Lexical helpers: one stem for both spellings of a word, so a British question finds an American
 passage (and the other way round) in BM25 and in the term-coverage scores."""
 
-from assistant.text import content_terms, inner_capitalised, stem
+from assistant.text import content_terms, inner_capitalised, name_key, stem
 
 
 def test_british_and_american_spellings_share_a_stem():
@@ -21,3 +21,10 @@ def test_a_capital_that_opens_any_sentence_of_a_question_is_no_name():
     question = "Our office in a German city wants a one-stop shop. Has any city set one up? “Which” did Bern choose?"
     assert inner_capitalised(question) == ["German", "Bern"]
     assert inner_capitalised("And how is the formula different in the city of Bern itself?") == ["Bern"]
+
+
+def test_a_name_is_compared_without_its_possessive():
+    assert name_key("Ankara's") == "ankara"
+    assert name_key("Ankara’s") == "ankara"
+    assert name_key("Pires'") == "pires"
+    assert name_key("Bern") == "bern"
