@@ -351,7 +351,7 @@ class ExtractiveComposer:
                     if value[x.key] >= ratio * top and any(
                         name.lower() not in question
                         and (not asked_countries or (kind != "country" and country in asked_countries))
-                        for name, country, kind in _places_with_country(x.text)
+                        for name, country, kind in _places_of(x.text)
                     ):
                         return x
                 elif any(v == kind and k not in question for k, v in x.facts.items()):
@@ -521,25 +521,16 @@ class ExtractiveComposer:
 
 
 # "Vienne (France)", "Haarlem (the Netherlands)": a name followed by its country in brackets
-_NAME_AND_COUNTRY = re.compile(r"\b([A-Z][\w’'-]+(?:[ -][A-Z][\w’'-]+){0,2})\s+\(((?:the\s+)?[A-Z][^()]{1,40})\)")
-
-
 @lru_cache(maxsize=8192)
-def _places_with_country(text: str) -> tuple[tuple[str, str, str], ...]:
-    """The places a sentence names (see ``extraction.places``); a name followed by a country in
-    brackets ("Vienne (France)", "Haarlem (the Netherlands)") is a city of that country, whether or
-    not the gazetteer knows it (or knows another place of that name)."""
-    found = places(text)
-    for m in _NAME_AND_COUNTRY.finditer(text):
-        inside = places(m.group(2))
-        if len(inside) == 1 and inside[0][2] == "country" and inside[0][1]:
-            found = [p for p in found if p[0] != m.group(1)] + [(m.group(1), inside[0][1], "city")]
-    return tuple(found)
+def _places_of(text: str) -> tuple[tuple[str, str, str], ...]:
+    """The places a sentence names (``extraction.places``), cached: the lead rules read each
+    candidate's places for every name and country the question asks about."""
+    return tuple(places(text))
 
 
 def _countries_named(text: str) -> frozenset[str]:
     """The countries a sentence names: by name or adjective, or as the country of a place it names."""
-    return frozenset(country for _, country, _ in _places_with_country(text) if country)
+    return frozenset(country for _, country, _ in _places_of(text) if country)
 
 
 def _label_text(kind: str, level: str, place: str, country: str) -> str:

@@ -138,7 +138,22 @@ class Domain:
             out.append((s0, poss.end() if poss else s0 + len(base), base, country, kind))
             i = j + 1
             del end
-        return out
+        return self._with_bracketed_countries(text, out)
+
+    def _with_bracketed_countries(self, text: str, found: list[tuple[int, int, str, str, str]]) -> list[tuple[int, int, str, str, str]]:
+        """A name followed by a country in brackets ("Vienne (France)", "Haarlem (the Netherlands)")
+        is a city of that country, whether or not the gazetteer knows it (or knows another place of
+        that name: Vienne is not Vienna)."""
+        for m in _NAME_AND_COUNTRY.finditer(text):
+            inside = self._lookup(re.sub(r"^the\s+", "", m.group(2)).strip())
+            if inside is None or inside[1] != "country" or not inside[0]:
+                continue
+            outside = self._lookup(m.group(1))
+            if outside is not None and outside[1] != "city":
+                continue  # "the United Kingdom (UK)": a country and its short name
+            start, end = m.start(1), m.end(1)
+            found = [f for f in found if f[1] <= start or f[0] >= end] + [(start, end, m.group(1), inside[0], "city")]
+        return sorted(found)
 
     def _lookup(self, name: str) -> tuple[str, str] | None:
         if name in self.not_places:
@@ -171,6 +186,7 @@ class Domain:
 _TOKEN = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿĀ-ſ][\w’'.-]*[\w]|[A-Za-zÀ-ÿ]")
 _POSSESSIVE = re.compile(r"(?:’s|'s|’)$")
 _POSSESSIVE_AFTER = re.compile(r"(?:’s|'s)")
+_NAME_AND_COUNTRY = re.compile(r"\b([A-Z][\w’'-]+(?:[ -][A-Z][\w’'-]+){0,2})\s+\(((?:the\s+)?[A-Z][^()]{1,40})\)")
 _YEAR_AFTER = re.compile(r"\s*,?\s*\(?\s*(?:1[89]|20)\d\d[a-z]?\b")
 # capitalised words that may follow a place name without making it part of another name
 _PLACE_HEADS = frozenset(

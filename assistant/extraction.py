@@ -29,7 +29,7 @@ import numpy as np
 from .domain import get_domain
 from .taxonomy import THEMES
 
-EXTRACTION_VERSION = "2"
+EXTRACTION_VERSION = "3"
 
 # --------------------------------------------------------------------------- gazetteer and actors
 # The knowledge of the field (places, demonyms, destination countries, actor phrases, side

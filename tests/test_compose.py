@@ -394,14 +394,6 @@ def test_a_place_lead_is_a_city_of_the_country_asked_for():
     assert quotes(draft)[0].startswith("The police of Rotterdam")
 
 
-def test_a_name_with_its_country_in_brackets_is_a_city_of_that_country():
-    from assistant.compose import _places_with_country
-
-    found = _places_with_country("A street in Vienne (France) is named after Emirdag (Turkey).")
-    assert ("Vienne", "France", "city") in found and ("Emirdag", "Turkey", "city") in found
-    assert not any(name == "Vienne" and country != "France" for name, country, _ in found)
-
-
 class Catalogue:
     """The catalogue's records of some sentences: (level, kind) by sentence text."""
 

@@ -29,6 +29,18 @@ def test_names_that_are_not_places():
     assert [p[2] for p in d.find_places(text)] == []
 
 
+def test_a_name_with_its_country_in_brackets_is_a_city_of_that_country():
+    # whether or not the gazetteer knows the name, or knows another place by it (Vienne is not Vienna)
+    found = [(name, country, kind) for _, _, name, country, kind in get_domain().find_places(
+        "A street in Vienne (France) is named after Emirdag (Turkey), as Haarlem (the Netherlands) did.")]
+    assert ("Vienne", "France", "city") in found and ("Emirdag", "Turkey", "city") in found
+    assert ("Haarlem", "Netherlands", "city") in found
+    assert not any(name == "Vienne" and country != "France" for name, country, _ in found)
+    # a country with its short name in brackets stays a country
+    found = [(name, kind) for _, _, name, _, kind in get_domain().find_places("the United Kingdom (UK) and Bavaria (Germany)")]
+    assert ("United Kingdom", "country") in found and ("Bavaria", "region") in found
+
+
 def test_sides_and_demonyms():
     d = get_domain()
     assert d.side("Germany") == "destination" and d.side("Morocco") == "origin"
