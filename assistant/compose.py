@@ -182,7 +182,8 @@ class ExtractiveComposer:
         # a second report where it contributes: always for a comparative question, and when it has a
         # sentence nearly as good for any question that does not name its report
         if len({c.hit.passage.source for c in chosen}) < 2 and (analysis.comparative or not analysis.named_sources):
-            ratio = s.comparative_report_ratio if analysis.comparative else s.second_report_ratio
+            ratio = (s.comparative_report_ratio if analysis.comparative
+                     else s.level_report_ratio if analysis.levels else s.second_report_ratio)
             other = next((x for x in ranked if x.hit.passage.source not in {c.hit.passage.source for c in chosen}
                           and value[x.key] >= ratio * top and not self._redundant(x, chosen)), None)
             if other is not None:

@@ -185,7 +185,12 @@ def test_a_how_many_question_leads_with_a_figure():
 def test_a_second_report_joins_when_it_contributes():
     a = passage("a1", ["Report one says cities coordinate through a national platform.", "It meets twice a year."])
     b = passage("b1", ["Report two says cities coordinate through regional boards."], source="r2.txt")
-    draft = compose(World([a, b]), {(0, 0): 0.9, (1, 0): 0.7})
+    draft = compose(World([a, b]), {(0, 0): 0.9, (1, 0): 0.75})
+    assert {st.passages[0].source for st in draft.statements} == {"r1.txt", "r2.txt"}
+    # a weaker one (0.6 of the best) joins only for a question about what a level of government can do
+    draft = compose(World([a, b]), {(0, 0): 0.9, (1, 0): 0.55})
+    assert {st.passages[0].source for st in draft.statements} == {"r1.txt"}
+    draft = compose(World([a, b]), {(0, 0): 0.9, (1, 0): 0.55}, levels=("destination_municipality",))
     assert {st.passages[0].source for st in draft.statements} == {"r1.txt", "r2.txt"}
 
 
