@@ -502,19 +502,27 @@ class ExtractiveComposer:
             Statement(q.text(), [q.first.hit.passage], label=(label if kind else ""), quotes=[x.text for x in q.sentences])
             for q, (kind, label) in zip(quotes, labels)
         ]
-        kinds = [kind for kind, _ in labels]
+        # a quote that goes on from the one before it (select put it there) stays with it: under the
+        # same heading, or right after the lead
+        last_pos = _last_positions(evidence.scored)
+        units: list[tuple[list[Statement], str | None]] = []
+        for i, (st, (kind, _)) in enumerate(zip(statements, labels)):
+            if i and _antecedent_key(quotes[i], last_pos) == quotes[i - 1].sentences[-1].key:
+                units[-1][0].append(st)
+            else:
+                units.append(([st], kind))
         blocks: list = [preface] if preface else []
-        lead, rest = statements[0], list(zip(statements[1:], kinds[1:]))
-        blocks.append(lead)
+        (lead, _), rest = units[0], units[1:]
+        blocks.extend(lead)
         grouped = analysis.wants_recommendations and any(k for _, k in rest)
         if not grouped:
-            blocks.extend(st for st, _ in rest)
+            blocks.extend(st for unit, _ in rest for st in unit)
             return Draft(blocks, "extractive")
         order = ((GROUP_RECOMMEND, "recommendation"), (GROUP_DONE, "practice"), (GROUP_OTHER, None))
         if analysis.wants_practices and not analysis.asks & {"recommendation"}:
             order = ((GROUP_DONE, "practice"), (GROUP_RECOMMEND, "recommendation"), (GROUP_OTHER, None))
         for heading, kind in order:
-            items = [st for st, k in rest if k == kind]
+            items = [st for unit, k in rest if k == kind for st in unit]
             if items:
                 blocks.append(Heading(heading))
                 blocks.extend(items)
@@ -587,16 +595,24 @@ def _last_positions(scored: list[ScoredSentence]) -> dict[int, int]:
     return last
 
 
+def _antecedent_key(q: Quote, last_pos: dict[int, int]) -> tuple[int, int] | None:
+    """For a quote that opens a passage going on from another and points back ("This provides an
+    important channel …"), the key of its antecedent: the other passage's last sentence."""
+    x = q.first
+    if x.pos != 0 or x.hit.continues is None or not (POINTS_BACK & x.flags):
+        return None
+    return _before(x, last_pos)
+
+
 def _after_antecedents(quotes: list[Quote], last_pos: dict[int, int]) -> list[Quote]:
-    """A quote that opens a passage going on from another ("This provides an important channel …")
-    comes right after the quote that ends with its antecedent (the other passage's last sentence),
-    not before it: they are two citations, read in the reports' order. The lead stays first."""
+    """A quote that opens a passage going on from another comes right after the quote that ends
+    with its antecedent, not before it: they are two citations, read in the reports' order. The
+    lead stays first."""
     out = list(quotes)
     for q in quotes[1:]:
-        x = q.first
-        if x.pos != 0 or x.hit.continues is None or not (POINTS_BACK & x.flags):
+        key = _antecedent_key(q, last_pos)
+        if key is None:
             continue
-        key = _before(x, last_pos)
         host = next((p for p in out if p.sentences[-1].key == key), None)
         if host is None or out.index(host) < out.index(q):
             continue

@@ -324,6 +324,30 @@ def test_a_quote_going_on_from_another_passage_comes_after_its_antecedent():
     assert at["Towns in the region may join partnerships with cities abroad."] < at["This provides a channel for reaching emigrants abroad."]
 
 
+def test_a_quote_going_on_from_another_stays_with_it_under_its_heading():
+    # grouped under headings, "This model should be copied …" (a recommendation) goes on from a
+    # practice in the passage before: it stays right after it, not under "What the reports recommend"
+    lead = passage("p0", ["Member states should earmark funds for local integration work."], source="r2.txt")
+    first = passage("p1", ["Several towns in the region are small.",
+                           "In 2015 the city of Utopia set up a welcome desk with its partner town Nowhere."])
+    then = passage("p2", ["This model should be copied by other towns in the region.",
+                          "Funding came from the regional budget."])
+    world = World([lead, first, then])
+    question = "What should be done for newcomers?"
+    analysis = QueryAnalysis(text=question, wants_recommendations=True, wants_practices=False, focus=question,
+                             asks=frozenset({"recommendation"}))
+    scored = world.scored({(0, 0): 0.95, (1, 1): 0.9, (2, 0): 0.88, (1, 0): 0.1, (2, 1): 0.1})
+    for x in scored:
+        if x.hit_rank == 2:
+            x.hit.continues = 1
+    evidence = Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset())
+    draft = ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence)
+    texts = [b.text for b in draft.blocks]
+    desk = next(i for i, t in enumerate(texts) if "welcome desk" in t)
+    copied = next(i for i, t in enumerate(texts) if t.startswith("This model should be copied"))
+    assert copied == desk + 1
+
+
 def test_a_quotation_that_does_not_close_takes_no_room_from_other_sentences():
     p1 = passage("p1", ["As the mayor of Utopia put it, ‘We opened the desk for everyone.",
                         "The city of Utopia opened a welcome desk for newcomers in 2015."])
