@@ -180,7 +180,8 @@ class ExtractiveComposer:
             per_passage[x.hit_rank] = per_passage.get(x.hit_rank, 0) + 1
             words += x.words
         # a second report where it contributes: always for a comparative question, and when it has a
-        # sentence nearly as good for any question that does not name its report
+        # sentence nearly as good for any question that does not name its report (more readily for a
+        # question about what a level of government can do)
         if len({c.hit.passage.source for c in chosen}) < 2 and (analysis.comparative or not analysis.named_sources):
             ratio = (s.comparative_report_ratio if analysis.comparative
                      else s.level_report_ratio if analysis.levels else s.second_report_ratio)
