@@ -530,7 +530,6 @@ class ExtractiveComposer:
         return Draft(blocks, "extractive")
 
 
-# "Vienne (France)", "Haarlem (the Netherlands)": a name followed by its country in brackets
 @lru_cache(maxsize=8192)
 def _places_of(text: str) -> tuple[tuple[str, str, str], ...]:
     """The places a sentence names (``extraction.places``), cached: the lead rules read each

@@ -27,6 +27,10 @@ FILES = ("places.yaml", "actors.yaml", "taxonomy.yaml", "documents.yaml", "langu
          "gazetteer/countries.tsv", "gazetteer/cities.tsv")
 
 
+# a place found in a text: (start, end, name, country, kind), kind "country", "region" or "city"
+Place = tuple[int, int, str, str, str]
+
+
 @dataclass(frozen=True)
 class Country:
     code: str
@@ -91,11 +95,11 @@ class Domain:
         """'Dutch', 'Moroccans', 'Flemish' (not 'Holland', 'UK')."""
         return name in self._demonym_set
 
-    def find_places(self, text: str) -> list[tuple[int, int, str, str, str]]:
+    def find_places(self, text: str) -> list[Place]:
         """(start, end, name, country, kind) for every country (name or demonym), region and city
         named in ``text``; kind is 'country', 'region' or 'city'. Longest names win; a city name
         inside a longer run of capitalised words ("Van Dijk", "Wilson Center") is no place."""
-        out: list[tuple[int, int, str, str, str]] = []
+        out: list[Place] = []
         toks = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
         i = 0
         n = len(toks)
@@ -140,7 +144,7 @@ class Domain:
             del end
         return self._with_bracketed_countries(text, out)
 
-    def _with_bracketed_countries(self, text: str, found: list[tuple[int, int, str, str, str]]) -> list[tuple[int, int, str, str, str]]:
+    def _with_bracketed_countries(self, text: str, found: list[Place]) -> list[Place]:
         """A name followed by a country in brackets ("Vienne (France)", "Haarlem (the Netherlands)")
         is a city of that country, whether or not the gazetteer knows it (or knows another place of
         that name: Vienne is not Vienna)."""
@@ -186,6 +190,7 @@ class Domain:
 _TOKEN = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿĀ-ſ][\w’'.-]*[\w]|[A-Za-zÀ-ÿ]")
 _POSSESSIVE = re.compile(r"(?:’s|'s|’)$")
 _POSSESSIVE_AFTER = re.compile(r"(?:’s|'s)")
+# "Vienne (France)", "Haarlem (the Netherlands)": a name followed by its country in brackets
 _NAME_AND_COUNTRY = re.compile(r"\b([A-Z][\w’'-]+(?:[ -][A-Z][\w’'-]+){0,2})\s+\(((?:the\s+)?[A-Z][^()]{1,40})\)")
 _YEAR_AFTER = re.compile(r"\s*,?\s*\(?\s*(?:1[89]|20)\d\d[a-z]?\b")
 # capitalised words that may follow a place name without making it part of another name
