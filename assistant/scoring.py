@@ -100,7 +100,10 @@ EXPLETIVE_IT = re.compile(
 # … or a demonstrative pronoun closes the opening phrase: "Reflecting this, …", "Despite this, …"
 _EARLY_DEMONSTRATIVE = re.compile(
     r"^(?:[\w’'-]+,?\s+){0,7}(?:this|these|those|such)\s+(?!as\b|a\b|an\b|is\b|was\b|has\b|well\b|way\b)[a-z][\w-]+|"
-    r"^(?:[\w’'-]+\s+){1,3}(?:this|these|those),", re.I
+    r"^(?:[\w’'-]+\s+){1,3}(?:this|these|those),|"
+    # … or the sentence gives a reason for what the one before says: "One reason may be that …"
+    r"^(?:one|another|a further|a second|a third|the main|the other)\s+(?:possible\s+)?(?:reason|explanation|cause)s?\s+"
+    r"(?:may|might|could|is|are|was|lies)\b", re.I
 )
 # the flags of a sentence that needs the one before it (in its passage, or the passage it goes on from)
 POINTS_BACK = frozenset({"anaphor", "connective", "demonstrative"})

@@ -74,6 +74,9 @@ def test_kinds_of_sentence_that_are_not_quoted():
     assert "anaphor" in sentence_flags("It then opened a second office in the north.")
     assert "anaphor" in sentence_flags("The city opened a second office in the north of the town.")  # which city?
     assert "anaphor" in sentence_flags("Since 1998 the city has had its own office for nondiscrimination.")
+    # a reason for what the sentence before says
+    assert "demonstrative" in sentence_flags("One reason may be that cities address their national governments directly.")
+    assert not sentence_flags("One reason for the delay was the election in 2015.")
     assert not sentence_flags("Utrecht opened a second office in the north of the town.")
     # an expletive "it" points at the clause that follows, not at a sentence before
     assert "anaphor" not in sentence_flags("It is important to note that the government began reforms in 2012.")
