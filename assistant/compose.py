@@ -95,14 +95,21 @@ class ExtractiveComposer:
         # … except a sentence about what the follow-up itself names anew ("And how is the formula
         # different in the city of Bern?" may quote the Bern sentence an earlier answer showed)
         # (or a sentence that goes on about it: "Barcelona tackles … Since 1998 the city has had …")
+        # (a country it names anew by name or adjective is named too by a sentence on a place in it:
+        # "Do Swedish cities do the same?" may quote "In Sweden cities lost their role …" again)
         anew = [re.compile(rf"\b{re.escape(n)}\b", re.I) for n in evidence.named_anew]
+        anew_countries = {country for n in evidence.named_anew for _, country, kind in _places_of(n.title())
+                          if kind == "country" and country}
         by_key = {x.key: x for x in scored}
 
+        def names_anew_in(text: str) -> bool:
+            return any(n.search(text) for n in anew) or bool(anew_countries & _countries_named(text))
+
         def names_anew(x: ScoredSentence) -> bool:
-            if any(n.search(x.text) for n in anew):
+            if names_anew_in(x.text):
                 return True
             before = by_key.get((x.hit_rank, x.pos - 1))
-            return "anaphor" in x.flags and before is not None and any(n.search(before.text) for n in anew)
+            return "anaphor" in x.flags and before is not None and names_anew_in(before.text)
 
         fresh = [x for x in quotable
                  if (x.text not in shown and not self._redundant(x, quoted_before)) or names_anew(x)]

@@ -150,6 +150,12 @@ def test_a_follow_up_may_quote_again_what_it_names_anew():
     shown = frozenset(p.sentences)
     again = quotes(compose(World([p]), {(0, 0): 0.9, (0, 1): 0.8, (0, 2): 0.8}, shown=shown, named_anew=frozenset({"barcelona"})))
     assert again == [p.sentences[0] + " " + p.sentences[1]]
+    # "Do Swedish cities do the same?": a sentence on Sweden (or a city of it) is about what it names anew
+    p = passage("p1", ["In Sweden cities organise orientation courses on the state's behalf.",
+                       "Cities have a long tradition of combating discrimination."])
+    shown = frozenset(p.sentences)
+    again = quotes(compose(World([p]), {(0, 0): 0.9, (0, 1): 0.8}, shown=shown, named_anew=frozenset({"swedish"})))
+    assert again == [p.sentences[0]]
 
 
 def test_a_note_is_no_context_for_the_next_note():
