@@ -494,7 +494,11 @@ class ExtractiveComposer:
                     label = self.catalogue.relabel(p.source, x.text, label)
                 if label.kind:
                     kind = label.kind
-                    if label.level and _label_is_safe(label, x.text):
+                    # a place label introduces the quote: it is shown only for its first sentence ("*Amsterdam
+                    # (Netherlands), city:* Cities have a long tradition …" labelled a later one); an addressee
+                    # label stands for the advice the quote holds
+                    first = x is q.sentences[0] or label.kind == "recommendation"
+                    if label.level and first and _label_is_safe(label, x.text):
                         label_text = _label_text(label.kind, label.level, label.place, label.country)
                     break
             out.append((kind, label_text))

@@ -512,3 +512,13 @@ def test_a_lower_ranked_sentence_never_takes_the_context_of_a_higher_ranked_one(
     draft = compose(world, probs, max_words=30, context_words=words - 30 + 2)
     text = " ".join(quotes(draft))
     assert "one such case" in text and "(ZAM)" in text and "forged a partnership" in text
+
+
+def test_a_place_label_introduces_the_sentence_it_belongs_to():
+    # "*Munich (Germany), city:* Cities have a long tradition …" would label a sentence about no city
+    general = "Cities have a long tradition of combating discrimination and racism."
+    munich = "Munich set up a health service for unauthorized immigrants."
+    labelled = [b.label for b in compose(World([passage("p1", [munich, general])]), {(0, 0): 0.9, (0, 1): 0.85}).statements]
+    assert labelled[0].startswith("Munich (Germany)")
+    unlabelled = [b.label for b in compose(World([passage("p1", [general, munich])]), {(0, 0): 0.9, (0, 1): 0.85}).statements]
+    assert unlabelled == [""]
