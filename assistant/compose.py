@@ -200,9 +200,28 @@ class ExtractiveComposer:
                 chosen.append(other)
         chosen = self._cover_parts(chosen, ranked, evidence.part_vectors)
         chosen = self._with_context(chosen, scored + context)
-        # the lead stays the first words of the answer unless it needs the sentence before it
-        starts = {chosen[0].key} if chosen and not (POINTS_BACK & chosen[0].flags) else set()
-        return _after_antecedents(self._quotes(chosen, starts), _last_positions(scored))
+        return _after_antecedents(self._quotes(chosen, self._opening(chosen)), _last_positions(scored))
+
+    def _opening(self, chosen: list[ScoredSentence]) -> set:
+        """Where the answer's first quote opens: at the lead, or, when the lead needs the sentences
+        before it, at the first of them; a sentence chosen for itself stays in front of them only if
+        it is nearly as close to the question (``lead_opening_ratio``): "Diatta and Mbow (1999)
+        observe … the Northern League …" does not open "In 2011, the … party Vlaams Blok … The
+        campaign provoked …", but "For the success of partnerships … equal partners." stays before
+        "When exchange is mutual … This is relevant to the advice …"."""
+        if not chosen:
+            return set()
+        lead = chosen[0]
+        if not (POINTS_BACK & lead.flags):
+            return {lead.key}
+        have = {x.key: x for x in chosen}
+        first = lead
+        while POINTS_BACK & first.flags and (first.hit_rank, first.pos - 1) in have:
+            first = have[(first.hit_rank, first.pos - 1)]
+        before = have.get((first.hit_rank, first.pos - 1))
+        if before is not None and before.relevance < self.settings.lead_opening_ratio * lead.relevance:
+            return {first.key}
+        return set()
 
     def _worth(self, x: ScoredSentence) -> float:
         """A sentence's own rank: ``relevance_weight`` of its closeness to the question plus the rest

@@ -222,6 +222,13 @@ class ComposeSettings(BaseModel):
             "0.602 -> 0.699."
         ),
     )
+    lead_opening_ratio: float = Field(
+        0.6,
+        description=(
+            "When the lead needs the sentences before it, a sentence chosen for itself that stands before them keeps "
+            "its place at the answer's opening only if its closeness to the question reaches this share of the lead's."
+        ),
+    )
     level_report_ratio: float = Field(
         0.6,
         description=(

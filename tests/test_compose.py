@@ -522,3 +522,24 @@ def test_a_place_label_introduces_the_sentence_it_belongs_to():
     assert labelled[0].startswith("Munich (Germany)")
     unlabelled = [b.label for b in compose(World([passage("p1", [general, munich])]), {(0, 0): 0.9, (0, 1): 0.85}).statements]
     assert unlabelled == [""]
+
+
+def test_a_sentence_far_from_the_question_does_not_open_the_answer_before_the_lead():
+    # the lead ("The campaign provoked …") needs the sentence before it; the one before that, chosen
+    # for itself but about something else, is quoted after them, not in front
+    p = passage("p1", ["Smith observes that an unrelated project in Senegal was linked to return migration.",
+                       "In 2011 a party launched a campaign called Come Home in the city of Gent.",
+                       "The campaign provoked strong reactions in Gent."])
+    world = World([p])
+    scored = world.scored({(0, 0): 0.7, (0, 1): 0.9, (0, 2): 0.95})
+    scored[0].relevance, scored[1].relevance, scored[2].relevance = 0.2, 0.5, 0.6
+    question = "Which party ran the Come Home campaign in Gent?"
+    analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=True, focus=question)
+    out = quotes(ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(
+        Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset())))
+    assert out[0] == p.sentences[1] + " " + p.sentences[2] and out[1] == p.sentences[0]
+    # one nearly as close to the question keeps its place at the opening: the paragraph reads on
+    scored[0].relevance = 0.5
+    out = quotes(ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(
+        Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset())))
+    assert out[0] == " ".join(p.sentences)
