@@ -205,10 +205,9 @@ class ExtractiveComposer:
     def _opening(self, chosen: list[ScoredSentence]) -> set:
         """Where the answer's first quote opens: at the lead, or, when the lead needs the sentences
         before it, at the first of them; a sentence chosen for itself stays in front of them only if
-        it is nearly as close to the question (``lead_opening_ratio``): "Diatta and Mbow (1999)
-        observe … the Northern League …" does not open "In 2011, the … party Vlaams Blok … The
-        campaign provoked …", but "For the success of partnerships … equal partners." stays before
-        "When exchange is mutual … This is relevant to the advice …"."""
+        it is nearly as close to the question (``lead_opening_ratio``): an author's remark on another
+        country does not open "In 2011, a party launched a campaign … The campaign provoked …", but
+        the paragraph's own opening advice stays before "When exchange is mutual … This is …"."""
         if not chosen:
             return set()
         lead = chosen[0]
