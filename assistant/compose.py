@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from .analysis import asks_for_place
 from .catalogue import label_passage
 from .counted import counted_noun, gives_count
-from .extraction import RELATED_LEVELS, country_of_place, places
+from .extraction import RELATED_LEVELS, countries_named, country_of_place, places
 from .guard import is_instruction_like
 from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence, Statement
 from .scoring import CONNECTIVE, DIRECTIVE, FEATURES, INNER_CONNECTIVE, POINTS_BACK, UNQUOTABLE, sentence_flags
@@ -98,12 +97,12 @@ class ExtractiveComposer:
         # (a country it names anew by name or adjective is named too by a sentence on a place in it:
         # "Do Swedish cities do the same?" may quote "In Sweden cities lost their role …" again)
         anew = [re.compile(rf"\b{re.escape(n)}\b", re.I) for n in evidence.named_anew]
-        anew_countries = {country for n in evidence.named_anew for _, country, kind in _places_of(n.title())
+        anew_countries = {country for n in evidence.named_anew for _, country, kind in places(n.title())
                           if kind == "country" and country}
         by_key = {x.key: x for x in scored}
 
         def names_anew_in(text: str) -> bool:
-            return any(n.search(text) for n in anew) or bool(anew_countries & _countries_named(text))
+            return any(n.search(text) for n in anew) or bool(anew_countries & countries_named(text))
 
         def names_anew(x: ScoredSentence) -> bool:
             if names_anew_in(x.text):
@@ -344,7 +343,7 @@ class ExtractiveComposer:
         countries = {name.lower(): country for name, country, kind in places(analysis.text) if kind == "country" and country}
 
         def names(x: ScoredSentence, n: str) -> bool:
-            return n in x.text.lower() or (n in countries and countries[n] in _countries_named(x.text))
+            return n in x.text.lower() or (n in countries and countries[n] in countries_named(x.text))
 
         named = [x for x in ranked if value[x.key] >= floor
                  and (_names_asked(x) or any(names(x, n) for n in asked & countries.keys()))]
@@ -378,7 +377,7 @@ class ExtractiveComposer:
                     if value[x.key] >= ratio * top and any(
                         name.lower() not in question
                         and (not asked_countries or (kind != "country" and country in asked_countries))
-                        for name, country, kind in _places_of(x.text)
+                        for name, country, kind in places(x.text)
                     ):
                         return x
                 elif any(v == kind and k not in question for k, v in x.facts.items()):
@@ -557,18 +556,6 @@ class ExtractiveComposer:
                 blocks.append(Heading(heading))
                 blocks.extend(items)
         return Draft(blocks, "extractive")
-
-
-@lru_cache(maxsize=8192)
-def _places_of(text: str) -> tuple[tuple[str, str, str], ...]:
-    """The places a sentence names (``extraction.places``), cached: the lead rules read each
-    candidate's places for every name and country the question asks about."""
-    return tuple(places(text))
-
-
-def _countries_named(text: str) -> frozenset[str]:
-    """The countries a sentence names: by name or adjective, or as the country of a place it names."""
-    return frozenset(country for _, country, _ in _places_of(text) if country)
 
 
 def _label_text(kind: str, level: str, place: str, country: str) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -264,10 +265,18 @@ class _Mention:
     oblique: bool = False  # after a preposition: not a subject
 
 
-def places(text: str) -> list[tuple[str, str, str]]:
+@lru_cache(maxsize=8192)
+def places(text: str) -> tuple[tuple[str, str, str], ...]:
     """(name, country, kind) of each city, region and country (name or demonym) named in ``text``;
-    kind is 'city', 'region' or 'country'."""
-    return [(name, country, kind) for _, _, name, country, kind in _places(text)]
+    kind is 'city', 'region' or 'country'. Cached: the scorer, the gate and the composer read the
+    same sentences for every name and country a question asks about."""
+    return tuple((name, country, kind) for _, _, name, country, kind in _places(text))
+
+
+def countries_named(text: str) -> frozenset[str]:
+    """The countries ``text`` names: by name or adjective, or as the country of a place it names
+    ("Zurich (CH)" → Switzerland, "Vienne (France)" → France)."""
+    return frozenset(country for _, country, _ in places(text) if country)
 
 
 def country_of_place(place: str) -> str:

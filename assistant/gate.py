@@ -21,6 +21,7 @@ import re
 from .analysis import role_pattern
 from .counted import counted_noun, gives_count, gives_figure_of, measured_subject
 from .domain import get_domain
+from .extraction import countries_named
 from .guard import unknown_terms
 from .models import (
     GateDecision,
@@ -92,8 +93,8 @@ class Gate:
         if "name" in analysis.asks and quotable and self.settings.place_pair_check:
             # "Which Philippine towns are twinned with an Italian city?": some sentence must tie places of
             # every country the question names, not just mention each on its own
-            asked = _countries(analysis.text)
-            if len(asked) >= 2 and not any(asked <= _countries(f"{_previous_sentence(x)} {x.text}") for x in quotable):
+            asked = countries_named(analysis.text)
+            if len(asked) >= 2 and not any(asked <= countries_named(f"{_previous_sentence(x)} {x.text}") for x in quotable):
                 return "place"
         wanted = [k for k in ("number", "year") if k in analysis.asks]
         if not wanted or not quotable:
@@ -130,11 +131,6 @@ def _names_person(x: ScoredSentence, role: str, window: int = 40) -> bool:
             if all(name_key(w) in names for w in words) and not domain.find_places(run.group(0)):
                 return True
     return False
-
-
-def _countries(text: str) -> set[str]:
-    """The countries of the places, countries and demonyms named in ``text`` (the gazetteer's)."""
-    return {country for _, _, _, country, _ in get_domain().find_places(text) if country}
 
 
 def _previous_sentence(x: ScoredSentence) -> str:

@@ -21,6 +21,7 @@ from collections import Counter
 import numpy as np
 
 from .domain import get_domain
+from .extraction import countries_named
 from .models import Hit, QueryAnalysis, ScoredSentence
 from .text import QUESTION_NOISE, content_terms, stem, words
 
@@ -323,7 +324,6 @@ class SentenceScorer:
         self.weights = np.array([float(weights.get(name, 0.0)) for name in FEATURES], dtype=np.float64)
         self._facts: dict[int, dict[str, str]] = {}
         self._flags: dict[int, frozenset[str]] = {}
-        self._countries: dict[int, frozenset[str]] = {}
         self._named: dict[int, frozenset[str]] = {}
         # each report's acronyms and the names they stand for: "COIA was unique because …" covers a
         # question about "the Canada-Ontario immigration agreement"
@@ -343,12 +343,6 @@ class SentenceScorer:
             found = pattern.finditer(text) if pattern is not None else ()
             self._named[row] = frozenset().union(*(self.acronyms[source][m.group(1)] for m in found))
         return self._named[row]
-
-    def countries(self, row: int, text: str) -> frozenset[str]:
-        """The countries of the places a sentence names ("Zurich (CH)" → Switzerland)."""
-        if row not in self._countries:
-            self._countries[row] = frozenset(c for _, _, _, c, _ in get_domain().find_places(text) if c)
-        return self._countries[row]
 
     def facts(self, row: int, text: str) -> dict[str, str]:
         if row not in self._facts:
@@ -390,7 +384,7 @@ class SentenceScorer:
                 terms = set(content_terms(text)) | self.named_terms(row, hit.passage.source, text)
                 covered = sum(idf.idf(t) for t in qterms if t in terms)
                 if asked_countries:
-                    named = self.countries(row, text)
+                    named = countries_named(text)
                     covered += sum(idf.idf(t) for t, c in asked_countries.items() if t not in terms and c in named)
                 cov = covered / total if total else 0.0
                 flags = self.flags(row, text)
