@@ -36,11 +36,22 @@ from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence
 from .scoring import CONNECTIVE, DIRECTIVE, FEATURES, INNER_CONNECTIVE, POINTS_BACK, UNQUOTABLE, sentence_flags
 from .settings import ComposeSettings
 from .taxonomy import level_label
-from .text import inner_capitalised
+from .text import inner_names, name_key
 
 _PLACE_WORD = re.compile(r"\b(cit(?:y|ies)|towns?|countr(?:y|ies)|regions?|municipalit(?:y|ies)|where)\b", re.I)
 _MODAL = re.compile(r"\b(should|must|ought to|need(?:s)? to|would do well|could|is (?:key|essential|crucial|important))\b", re.I)
 _QUESTION_NAMES = FEATURES.index("question_names")
+
+
+def _gives_asked(x: ScoredSentence, kind: str, analysis: QueryAnalysis) -> bool:
+    """Does the sentence give the kind of fact ("number", "year") the question asks for, one the
+    question does not already contain? "How many municipalities …" needs a count of them ("134
+    municipalities"; ``counted.gives_count``), not just any number."""
+    question = analysis.text.lower()
+    if not any(v == kind and k not in question for k, v in x.facts.items()):
+        return False
+    counted = counted_noun(analysis.text) if kind == "number" else None
+    return counted is None or gives_count(x.text, counted)
 
 
 def _names_asked(x: ScoredSentence) -> bool:
@@ -123,6 +134,17 @@ class ExtractiveComposer:
                 fresh.append(again)
             else:
                 again = None
+        # … as does the shown sentence that gives the figure or year a follow-up asks for ("And how many
+        # towns have signed up to it?" after an answer that gave it), when no new one gives it as well
+        for kind in ("number", "year"):
+            if kind not in analysis.asks or not fresh:
+                continue
+            shown_fact = max((x for x in quotable if x.text in shown and _gives_asked(x, kind, analysis)),
+                             key=self._worth, default=None)
+            new_fact = max((x for x in fresh if _gives_asked(x, kind, analysis)), key=self._worth, default=None)
+            if shown_fact is not None and shown_fact not in fresh and (
+                    new_fact is None or self._worth(new_fact) < self._worth(shown_fact)):
+                fresh.append(shown_fact)
         quotable = fresh or quotable
         if not quotable:
             return []
@@ -339,33 +361,42 @@ class ExtractiveComposer:
         # the sentence naming most of the places, programmes and bodies the question names; a country
         # the question names ("German cities", "a Dutch town") is named as well by a sentence that
         # names a city or region of it ("The Munich model …") as by the word itself
-        asked = {w.lower() for w in inner_capitalised(analysis.text)}
-        countries = {name.lower(): country for name, country, kind in places(analysis.text) if kind == "country" and country}
+        countries = {name_key(name): country for name, country, kind in places(analysis.text) if kind == "country" and country}
+        runs = inner_names(analysis.text)
+        asked = {w for run in runs for w in run}
 
         def names(x: ScoredSentence, n: str) -> bool:
             return n in x.text.lower() or (n in countries and countries[n] in countries_named(x.text))
 
+        def names_count(x: ScoredSentence) -> int:
+            """How many words of the question's names the sentence names; a name of several words
+            counts only when two of them are named ("Integrating Cities" does not name "Intercultural
+            Cities")."""
+            total = 0
+            for run in runs:
+                hit = sum(names(x, n) for n in run)
+                total += hit if hit >= min(2, len(run)) else 0
+            return total
+
         named = [x for x in ranked if value[x.key] >= floor
                  and (_names_asked(x) or any(names(x, n) for n in asked & countries.keys()))]
         if named:
-            best_named = max(named, key=lambda x: (sum(names(x, n) for n in asked), value[x.key]))
+            best_named = max(named, key=lambda x: (names_count(x), value[x.key]))
             if best_named is not ranked[0]:
                 ranked = [best_named] + [x for x in ranked if x is not best_named]
         question = analysis.text.lower()
         asked_countries = set(countries.values())
         wants_place = bool(_PLACE_WORD.search(question))
-        counted = counted_noun(analysis.text)
         for kind in ("number", "year", "name"):
             if kind not in analysis.asks:
                 continue
             for x in ranked:
                 if value[x.key] < floor:
                     break
-                if kind == "number" and counted:
-                    # "How many municipalities …": "134 municipalities", not "many municipalities"
-                    if gives_count(x.text, counted) and any(v == "number" and k not in question for k, v in x.facts.items()):
+                if kind in ("number", "year"):
+                    if _gives_asked(x, kind, analysis):
                         return x
-                elif kind == "name" and wants_place:
+                elif wants_place:
                     # a place is a weaker sign than a figure ("Where do states and cities clash?" asks
                     # no place): it leads only when nearly as close to the question as the best;
                     # "Has any city …?", "which town …", "one German city" ask for one outright

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .domain import get_domain
 from .text import name_key
 
 _HOW = re.compile(r"\bhow\s+(many|much)\s+(.+)", re.I)
@@ -21,6 +22,11 @@ _STOP = re.compile(
 )
 _WHAT_AMOUNT = re.compile(r"\b(?:what|which)\s+(?:\w+\s+)?(?:budget|amount of (?:money|funding)|sum)\b", re.I)
 _YEAR = re.compile(r"(?:19|20)\d\d")
+# where the noun phrase a number opens ends: "ten elements | of the …"
+_NOUN_PHRASE_END = frozenset({"of", "in", "from", "to", "with", "by", "at", "for", "on", "between", "among", "across",
+                              "into", "within", "over", "under", "per", "than", "the", "a", "an", "that", "which",
+                              "who", "whose", ",", ";", ":", ".", "(", ")"})
+_PARTITIVE = frozenset({"of", "the", "its", "their", "these", "those"})
 _MONEY_HEAD = {"money", "funding", "funds", "fund", "budget", "financing", "euros", "dollars", "spending"}
 _MONEY = re.compile(r"€|\$|£|\b(?:EUR|USD|euros?|dollars?|million|billion)\b", re.I)
 _NUMBER = re.compile(
@@ -47,14 +53,25 @@ def counted_noun(question: str) -> str | None:
 
 
 def gives_count(sentence: str, noun: str) -> bool:
-    """A figure of ``noun``: a number within five words before a word of the same stem, or, for
-    money, an amount."""
+    """A figure of ``noun``: a number within five words before a word of the same stem or a noun of
+    the same kind (``Domain.same_kind``: "134 municipalities" counts towns), in its own noun phrase
+    ("ten elements of the Intercultural Cities …" counts elements, not cities), or, for money, an
+    amount."""
     if noun in _MONEY_HEAD:
         return bool(_MONEY.search(sentence))
     stem = noun[:5]
+    kin = [tuple(n.split()) for n in get_domain().same_kind(noun)[1:]]
     toks = re.findall(r"[\w'-]+|[^\w\s]", sentence.lower())
     for i, t in enumerate(toks):
-        if _NUMBER.fullmatch(t) and not _YEAR.fullmatch(t) and any(w.startswith(stem) for w in toks[i + 1 : i + 6]):
+        if not _NUMBER.fullmatch(t) or _YEAR.fullmatch(t):
+            continue
+        begin = i + 1
+        while begin < len(toks) and toks[begin] in _PARTITIVE:  # "one-third of the members", "dozens of towns"
+            begin += 1
+        end = next((j for j in range(begin, min(i + 6, len(toks))) if toks[j] in _NOUN_PHRASE_END), i + 6)
+        if any(w.startswith(stem) for w in toks[begin:end]):
+            return True
+        if any(tuple(toks[j : j + len(k)]) == k for k in kin for j in range(begin, end)):
             return True
     return False
 

@@ -57,6 +57,7 @@ class Domain:
     library_placeholder: str
     opinion_patterns: list[str]
     person_roles: tuple[str, ...] = ()  # roles held by one person ("mayor", "minister"): actors.yaml
+    same_kind_nouns: tuple[tuple[str, ...], ...] = ()  # nouns a count treats alike: actors.yaml
     _demonyms: list[str] = field(default_factory=list)
     _city_overrides: dict[str, str] = field(default_factory=dict)
     _code_to_name: dict[str, str] = field(default_factory=dict)
@@ -78,6 +79,14 @@ class Domain:
     @cached_property
     def _max_words(self) -> int:
         return max(len(n.split()) for n in list(self.cities) + list(self.regions) + list(self.name_to_country))
+
+    def same_kind(self, noun: str) -> tuple[str, ...]:
+        """The nouns that name the same kind of actor as ``noun`` ("towns" -> city, cities,
+        municipality, …), ``noun`` itself first; just ``(noun,)`` when no group of
+        ``same_kind_nouns`` holds it."""
+        noun = noun.lower()
+        group = next((g for g in self.same_kind_nouns if noun in g), ())
+        return (noun, *(n for n in group if n != noun))
 
     # ------------------------------------------------------------------ places
 
@@ -282,6 +291,7 @@ def load_domain(directory: Path) -> Domain:
         library_placeholder=str(documents.get("library_placeholder") or ""),
         opinion_patterns=list(documents.get("opinion_patterns") or []),
         person_roles=tuple(actors.get("person_roles") or ()),
+        same_kind_nouns=tuple(tuple(str(n).lower() for n in group) for group in actors.get("same_kind_nouns") or ()),
         _city_overrides=dict(overrides),
         _code_to_name=code_to_name,
         _demonyms=sorted(set(demonyms)),

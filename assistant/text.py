@@ -70,6 +70,29 @@ def name_key(word: str) -> str:
     return _POSSESSIVE.sub("", word).lower()
 
 
+def inner_names(text: str) -> list[tuple[str, ...]]:
+    """The names ``text`` carries, each run of capitalised words as one, its words lower case and
+    without possessives (("intercultural", "cities"), ("germany", "national", "integration", "plan")).
+    A lone capital that opens a sentence is no name, nor is an opening question word ("Which EU …");
+    another that opens a run is ("Intercultural Cities have …")."""
+    runs: list[tuple[int, list[str]]] = []
+    last_end = -2
+    for m in _CAPITALISED.finditer(text):
+        if runs and text[last_end : m.start()] == " ":
+            runs[-1][1].append(m.group(0))
+        else:
+            runs.append((m.start(), [m.group(0)]))
+        last_end = m.end()
+    out = []
+    for start, run in runs:
+        before = text[:start].rstrip(" \t“\"‘'(")
+        if not before or before[-1] in ".?!\n":  # "Which EU …", "Did Intercultural Cities …"
+            run = run[1:] if len(run) == 1 or run[0].lower() in STOPWORDS else run
+        if run:
+            out.append(tuple(name_key(w) for w in run))
+    return out
+
+
 def inner_capitalised(text: str) -> list[str]:
     """The capitalised words of ``text`` inside its sentences, as written: the names a question
     carries ("Bern", "Ankara's"); the capital that opens it, or opens a later sentence of it

@@ -141,3 +141,13 @@ def test_the_passage_that_goes_on_from_the_top_one_joins_the_hits(assistant):
     assert nxt.sentences[0].startswith("The project began")
     answer = assistant.ask(question, history=history)
     assert "December 2012" in answer.answer and "Cahul" in answer.answer
+
+
+def test_a_followup_asking_a_figure_already_shown_gets_it_again(assistant):
+    # the figure was quoted by the first answer; asked for, it comes back first, not another
+    # network's count of cities
+    first = "What does the OSCE study say about the Intercultural Cities programme?"
+    assert "85 municipalities" in assistant.ask(first).answer
+    answer = assistant.ask("And how many towns have signed up to it by now?", history=[first])
+    assert_well_cited(answer)
+    assert answer.answer.startswith("Until 2017, a total of 85 municipalities")

@@ -21,6 +21,16 @@ def test_gives_count():
     assert not gives_count("The network was set up in 2018 with 13 members.", "money")
 
 
+def test_a_count_of_the_same_kind_of_actor_counts():
+    # the report's word for the actor need not be the question's (actors.yaml same_kind_nouns) …
+    assert gives_count("As of 2017, 134 municipalities from 22 states have joined the network.", "towns")
+    assert gives_count("Twelve local authorities signed the charter.", "cities")
+    assert not gives_count("Twelve landlords signed the charter.", "regions")
+    # … but the number counts the noun of its own phrase, not one after "of" or "between"
+    assert not gives_count("The network asks cities to implement ten elements of an Intercultural Cities strategy.", "cities")
+    assert not gives_count("There are 80 formal partnerships between municipalities in both countries.", "cities")
+
+
 def test_measured_subject():
     s = measured_subject("What is the annual budget of the Urban Partnership on Inclusion?")
     assert s.measure == "budget" and s.terms == ("urban", "partnership", "inclusion") and s.modifiers == ()

@@ -1,7 +1,7 @@
 """Lexical helpers: one stem for both spellings of a word, so a British question finds an American
 passage (and the other way round) in BM25 and in the term-coverage scores."""
 
-from assistant.text import content_terms, inner_capitalised, name_key, stem
+from assistant.text import content_terms, inner_capitalised, inner_names, name_key, stem
 
 
 def test_british_and_american_spellings_share_a_stem():
@@ -28,3 +28,12 @@ def test_a_name_is_compared_without_its_possessive():
     assert name_key("Ankara’s") == "ankara"
     assert name_key("Pires'") == "pires"
     assert name_key("Bern") == "bern"
+
+
+def test_inner_names_keeps_a_name_of_several_words_whole():
+    assert inner_names("How many cities joined the OSCE study's Intercultural Cities programme?") == [
+        ("osce",), ("intercultural", "cities")]
+    # an opening question word is no part of a name; an opening capital that starts a run is
+    assert inner_names("Which EU funds did Germany's National Integration Plan use?") == [
+        ("eu",), ("germany", "national", "integration", "plan")]
+    assert inner_names("Intercultural Cities have grown. Has Bern joined?") == [("intercultural", "cities"), ("bern",)]
