@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 from .analysis import asks_for_place
 from .catalogue import label_passage
-from .counted import counted_noun, gives_count
+from .counted import asks_total, counted_noun, gives_count
 from .extraction import RELATED_LEVELS, countries_named, country_of_place, places
 from .guard import is_instruction_like
 from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence, Statement
@@ -51,7 +51,7 @@ def _gives_asked(x: ScoredSentence, kind: str, analysis: QueryAnalysis) -> bool:
     if not any(v == kind and k not in question for k, v in x.facts.items()):
         return False
     counted = counted_noun(analysis.text) if kind == "number" else None
-    return counted is None or gives_count(x.text, counted)
+    return counted is None or gives_count(x.text, counted, asks_total(analysis.text))
 
 
 def _names_asked(x: ScoredSentence) -> bool:

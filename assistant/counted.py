@@ -28,6 +28,16 @@ _NOUN_PHRASE_END = frozenset({"of", "in", "from", "to", "with", "by", "at", "for
                               "who", "whose", ",", ";", ":", ".", "(", ")"})
 _PARTITIVE = frozenset({"of", "the", "its", "their", "these", "those"})
 _MONEY_HEAD = {"money", "funding", "funds", "fund", "budget", "financing", "euros", "dollars", "spending"}
+_MONEY_VERB = re.compile(
+    r"\b(?:spen[dt]|spending|costs?|pa(?:y|ys|id)|receiv\w*|gets?|got|gave|giv(?:e|es|en)|grant\w*|invest\w*|"
+    r"allocat\w*|fund(?:s|ed)?|budget\w*|earn\w*)\b",
+    re.I,
+)
+_TOTAL = re.compile(r"\b(?:in total|total|altogether|all together|overall|combined|in all|all in all)\b", re.I)
+# an amount that is a most, or a rate per unit: "up to 70,000 euros", "… euros per partnership"
+_CAP = re.compile(r"\b(?:up to|maximum of|max\.|at most|no more than|as much as|not exceeding)\s*\S*$", re.I)
+_PER_UNIT = re.compile(
+    r"^[^.;]{0,60}?\b(?:per|each|apiece|a head|for every|for each)\b(?!\s+(?:year|annum|month|week|day)\b)", re.I)
 _MONEY = re.compile(r"€|\$|£|\b(?:EUR|USD|euros?|dollars?|million|billion)\b", re.I)
 _NUMBER = re.compile(
     r"(?:\d[\d,.]*(?:-\w+)?|(?:one|two|three)-(?:third|quarter|half)s?|half|one|two|three|four|five|six|seven|eight|nine|"
@@ -37,8 +47,8 @@ _NUMBER = re.compile(
 
 
 def counted_noun(question: str) -> str | None:
-    """'refugees' for 'How many refugees were housed ...', 'money' for 'How much AMIF money ...' or
-    'What budget did ...'."""
+    """'refugees' for 'How many refugees were housed ...', 'money' for 'How much AMIF money ...',
+    'How much did the ministry spend ...' or 'What budget did ...'."""
     if _WHAT_AMOUNT.search(question):
         return "budget"
     m = _HOW.search(question)
@@ -48,17 +58,35 @@ def counted_noun(question: str) -> str | None:
     stop = _STOP.search(rest)
     phrase = rest[: stop.start()] if stop else rest
     words = [w.lower() for w in re.findall(r"[A-Za-z][\w'-]*", phrase)]
+    if not words and m.group(1).lower() == "much" and _MONEY_VERB.search(rest):
+        return "money"  # "How much did the ministry spend …?", "How much does the state pay …?"
     plural = [w for w in words if w.endswith("s") and not w.endswith(("'s", "ss")) and len(w) > 3]
     return plural[0] if plural else (words[-1] if words else None)
 
 
-def gives_count(sentence: str, noun: str) -> bool:
+def asks_total(question: str) -> bool:
+    """Does the question ask for a total ("In total, how much …", "… altogether?")?"""
+    return bool(_TOTAL.search(question))
+
+
+def _whole_amount(sentence: str) -> bool:
+    """Does the sentence give an amount of money that is not a most ("up to 70,000 euros") nor a rate
+    per unit ("… per project period", "each")? Either can answer "how much", never "how much in total"."""
+    for m in _MONEY.finditer(sentence):
+        before = sentence[max(0, m.start() - 30): m.start()]
+        after = sentence[m.end(): m.end() + 80]
+        if not _CAP.search(before) and not _PER_UNIT.search(after):
+            return True
+    return False
+
+
+def gives_count(sentence: str, noun: str, total: bool = False) -> bool:
     """A figure of ``noun``: a number within five words before a word of the same stem or a noun of
     the same kind (``Domain.same_kind``: "134 municipalities" counts towns), in its own noun phrase
     ("ten elements of the Intercultural Cities …" counts elements, not cities), or, for money, an
-    amount."""
+    amount (with ``total``, one that is neither a most nor a rate per unit)."""
     if noun in _MONEY_HEAD:
-        return bool(_MONEY.search(sentence))
+        return _whole_amount(sentence) if total else bool(_MONEY.search(sentence))
     stem = noun[:5]
     kin = [tuple(n.split()) for n in get_domain().same_kind(noun)[1:]]
     toks = re.findall(r"[\w'-]+|[^\w\s]", sentence.lower())

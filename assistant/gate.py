@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from .analysis import role_pattern
-from .counted import counted_noun, gives_count, gives_figure_of, measured_subject
+from .counted import asks_total, counted_noun, gives_count, gives_figure_of, measured_subject
 from .domain import get_domain
 from .extraction import countries_named
 from .guard import unknown_terms
@@ -105,7 +105,8 @@ class Gate:
         subject = measured_subject(analysis.text) if self.settings.count_check else None
         for kind in wanted:
             if kind == "number" and noun:  # "How many municipalities …": some sentence must count municipalities
-                if not any(gives_count(x.text, noun) for x in quotable):
+                total = asks_total(analysis.text)  # "how much in total": not "up to 70,000 euros per project"
+                if not any(gives_count(x.text, noun, total) for x in quotable):
                     return kind
             elif kind == "number" and subject:  # "What is the budget of X?": some sentence must give X's figure
                 if not any(gives_figure_of(x.text, subject, _previous_sentence(x)) for x in quotable):

@@ -1,7 +1,7 @@
 """The count check (gate.count_check): a figure answers 'how many X' only when it counts X, and
 'what is the budget/rate/share of X' only when it is X's figure."""
 
-from assistant.counted import counted_noun, gives_count, gives_figure_of, measured_subject
+from assistant.counted import asks_total, counted_noun, gives_count, gives_figure_of, measured_subject
 
 
 def test_counted_noun():
@@ -55,3 +55,19 @@ def test_gives_figure_of():
     share = measured_subject("What share of Munich's population has a migration background?")
     assert gives_figure_of("38 percent of Munich's population have a migration background.", share)
     assert not gives_figure_of("Munich's population grew in 2015.", share)  # a year is no share
+
+
+def test_how_much_a_body_spent_asks_for_money():
+    assert counted_noun("How much did the ministry spend on the partnerships?") == "money"
+    assert counted_noun("How much does the state pay the municipalities each year?") == "money"
+    assert counted_noun("How much did the network grow?") is None
+
+
+def test_a_total_is_not_given_by_a_most_or_a_rate_per_unit():
+    q = "In total, how much did the ministry spend on all the partnerships?"
+    assert asks_total(q) and not asks_total("How much did the ministry spend on the partnerships?")
+    capped = "Up to 70,000 euros could be granted per municipal partnership per project period."
+    assert gives_count(capped, "money") and not gives_count(capped, "money", total=True)
+    assert not gives_count("Each town received 20,000 euros per partnership.", "money", total=True)
+    assert gives_count("The programme spent 5 million euros on 40 partnerships.", "money", total=True)
+    assert gives_count("The state paid 2 million euros per year to the cities.", "money", total=True)  # a yearly total
