@@ -36,7 +36,7 @@ from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence
 from .scoring import CONNECTIVE, DIRECTIVE, FEATURES, INNER_CONNECTIVE, POINTS_BACK, UNQUOTABLE, sentence_flags
 from .settings import ComposeSettings
 from .taxonomy import level_label
-from .text import inner_names, name_key
+from .text import QUESTION_NOISE, content_terms, inner_names, name_key
 
 _PLACE_WORD = re.compile(r"\b(cit(?:y|ies)|towns?|countr(?:y|ies)|regions?|municipalit(?:y|ies)|where)\b", re.I)
 _MODAL = re.compile(r"\b(should|must|ought to|need(?:s)? to|would do well|could|is (?:key|essential|crucial|important))\b", re.I)
@@ -166,6 +166,9 @@ class ExtractiveComposer:
         plain_top = max(self._worth(x) for x in quotable if x is not again or len(quotable) == 1)
         # "how many / when / which city": the sentence that gives that kind of fact comes first
         lead = self._fact_lead(ranked, analysis, value, top, for_level)
+        # after "And what about the regions?" a sentence on the slot leads, before one that only names
+        # what the earlier turns named
+        lead = self._slot_lead(lead or ranked[0], ranked, evidence, value, top) or lead
         if lead is not None:
             ranked.remove(lead)
             ranked.insert(0, lead)
@@ -414,6 +417,18 @@ class ExtractiveComposer:
                 elif any(v == kind and k not in question for k, v in x.facts.items()):
                     return x
         return ranked[0] if named else None
+
+    def _slot_lead(
+        self, first: ScoredSentence, ranked: list[ScoredSentence], evidence: Evidence, value: dict, top: float
+    ) -> ScoredSentence | None:
+        """After an elliptical follow-up that moves to a new slot ("And what about the regions?"), the
+        best sentence naming the slot leads, when ``first`` (the lead so far) does not name it and that
+        sentence reaches ``slot_lead_ratio`` of the best rank."""
+        terms = set(content_terms(evidence.new_slot or "", QUESTION_NOISE))
+        if not terms or terms & set(content_terms(first.text)):
+            return None
+        floor = self.settings.slot_lead_ratio * top
+        return next((x for x in ranked if value[x.key] >= floor and terms & set(content_terms(x.text))), None)
 
     def _redundant(self, x: ScoredSentence, chosen: list[ScoredSentence]) -> bool:
         vectors = self.index.sentence_vectors

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from .analysis import role_pattern
+from .conversation import ellipsis_slot
 from .counted import asks_total, counted_noun, gives_count, gives_figure_of, measured_subject
 from .domain import get_domain
 from .extraction import countries_named
@@ -34,14 +35,22 @@ from .models import (
 from .prompts import load_prompt
 from .scoring import UNQUOTABLE, evidence_strength
 from .settings import GateSettings
-from .text import name_key
+from .text import QUESTION_NOISE, content_terms, name_key
 
 MISSING_FACT_TEXT = {
     "number": "The reports do not give this figure. What they say on the topic:",
     "year": "The reports do not give this date. What they say on the topic:",
     "place": "The reports do not name such a place. What they say on the topic:",
     "person": "The reports do not name this person. What they say on the topic:",
+    "slot": "The reports do not say this about {slot}. What they say on the topic:",
 }
+
+
+def missing_fact_preface(missing: str | None, question: str) -> str:
+    """The fixed phrase a partial answer opens with; for a follow-up moved to a new slot it names
+    the slot in the user's own words ("… about smaller towns and rural districts.")."""
+    text = MISSING_FACT_TEXT[missing or "number"]
+    return text.format(slot=ellipsis_slot(question) or "this case") if missing == "slot" else text
 # sections that describe the document rather than a topic are not offered as "nearest topics"
 _DOCUMENT_PARTS = ("introduction", "summary", "conclusion", "contents", "references", "bibliography", "notes",
                    "foreword", "preface", "acknowledg", "about the author", "annex", "appendix", "abstract")
@@ -73,7 +82,7 @@ class Gate:
             return GateDecision(False, "unknown_terms", evidence, unknown=unknown, signals=signals)
         if not scored or evidence < s.refusal_threshold:
             return GateDecision(False, "weak_evidence", evidence, unknown=unknown, signals=signals)
-        missing = self._missing_fact(analysis, scored)
+        missing = self._missing_fact(analysis, scored) or self._uncovered_slot(rewrite, scored)
         if missing:
             return GateDecision(False, "missing_fact", evidence, missing=missing, signals=signals)
         return GateDecision(True, None, evidence, signals=signals)
@@ -114,6 +123,36 @@ class Gate:
             elif not any(v == kind and k not in question for x in probable for k, v in x.facts.items()):
                 return kind
         return None
+
+
+    def _uncovered_slot(self, rewrite: Rewrite, scored: list[ScoredSentence]) -> str | None:
+        """'slot' when an elliptical follow-up moves the earlier question to a new slot ("And what
+        about smaller towns and rural districts?" after a question on Germany's integration courses)
+        and none of the sentences closest to it names both the slot and what the earlier turns were
+        about: the country they named (in the sentence or the one before it), or else a term carried
+        from them. A sentence on small towns elsewhere in Europe does not answer it. A slot that
+        names a country of its own ("What about Denmark?") replaces the earlier one."""
+        slot = ellipsis_slot(rewrite.question) if rewrite.history and self.settings.slot_check else None
+        if not slot or countries_named(slot):
+            return None
+        slot_terms = set(content_terms(slot, QUESTION_NOISE))
+        own = set(content_terms(rewrite.question, QUESTION_NOISE))
+        carried = set(content_terms(rewrite.standalone, QUESTION_NOISE)) - own
+        carried_countries = countries_named(rewrite.standalone) - countries_named(rewrite.question)
+        if not slot_terms or not (carried or carried_countries):
+            return None
+        quotable = [x for x in scored if not (x.flags & UNQUOTABLE)]
+        closest = sorted(quotable, key=lambda x: x.relevance, reverse=True)[: self.settings.missing_fact_sentences]
+        for x in closest:
+            terms = set(content_terms(x.text))
+            if not terms & slot_terms:
+                continue
+            if carried_countries:
+                if carried_countries & countries_named(f"{_previous_sentence(x)} {x.text}"):
+                    return None
+            elif terms & carried:
+                return None
+        return "slot"
 
 
 _CAPITALISED_RUN = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ’'-]+(?:\s+[A-ZÀ-Ý][a-zà-ÿ’'-]+)+")

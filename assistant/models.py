@@ -285,7 +285,7 @@ class Evidence:
     query_vector: Any
     shown: frozenset[str] = frozenset()  # sentences already quoted earlier in the conversation
     named_anew: frozenset[str] = frozenset()  # names a follow-up brings that earlier questions did not ("bern")
-    new_slot: bool = False  # an elliptical follow-up that moves to a new slot ("And at city level?", "What about Denmark?")
+    new_slot: str | None = None  # the slot an elliptical follow-up moves to ("city level" in "And at city level?")
     part_vectors: Any = None  # embeddings of the parts of a compound question (rows), or None
 
 

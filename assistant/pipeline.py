@@ -24,7 +24,7 @@ from .analysis import analyse
 from .assemble import assemble
 from .backends import AnswerBackend, ExtractiveBackend
 from .conversation import ellipsis_slot
-from .gate import MISSING_FACT_TEXT, Gate, decline_message
+from .gate import Gate, decline_message, missing_fact_preface
 from .guard import classify, clean_question
 from .language import declined_answer, recognise
 from .models import (
@@ -93,7 +93,7 @@ class AnswerPipeline:
             if avoid_repeats and isinstance(self.backend, ExtractiveBackend) and rewrite.history:
                 evidence.shown = self.shown(rewrite.history, filters)
                 evidence.named_anew = named_anew(q, rewrite.history)
-                evidence.new_slot = ellipsis_slot(q) is not None
+                evidence.new_slot = ellipsis_slot(q)
             for item in self.backend.stream(evidence):
                 if isinstance(item, Draft):
                     draft = item
@@ -103,7 +103,7 @@ class AnswerPipeline:
                 decision = GateDecision(False, "weak_evidence", decision.evidence, signals=decision.signals)
                 draft = None
         if draft is None and decision.reason == "missing_fact":
-            partial = self.extractive.draft(evidence, preface=MISSING_FACT_TEXT[decision.missing or "number"])
+            partial = self.extractive.draft(evidence, preface=missing_fact_preface(decision.missing, q))
             if partial.statements:
                 draft = partial
                 draft.refused = True

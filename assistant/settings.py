@@ -113,6 +113,16 @@ class GateSettings(BaseModel):
             "role; otherwise the reply says the reports do not name them and quotes what they do say."
         ),
     )
+    slot_check: bool = Field(
+        True,
+        description=(
+            "An elliptical follow-up moved to a new slot ('And what about smaller towns?' after a question on one "
+            "country's courses) is answered only if one of the missing_fact_sentences closest to it names both the slot "
+            "and the country the earlier turns named (or a term carried from them); otherwise the reply says the reports "
+            "do not say this about the slot and quotes what they do say. On dev it declines q103 and q155 and keeps "
+            "q122, q123, q154 and q156 answered."
+        ),
+    )
     missing_fact_sentences: int = Field(
         10,
         description=(
@@ -191,6 +201,13 @@ class ComposeSettings(BaseModel):
     recommendation_lead_ratio: float = Field(
         0.8,
         description="For 'how should …' / 'what do they advise …' questions, the best recommendation leads if it reaches this share of the best rank.",
+    )
+    slot_lead_ratio: float = Field(
+        0.8,
+        description=(
+            "After an elliptical follow-up that moves to a new slot ('And what about the regions?'), the best sentence "
+            "naming the slot leads if it reaches this share of the best rank."
+        ),
     )
     place_lead_ratio: float = Field(
         0.8, description="For 'where …' questions, a sentence naming a place leads if it reaches this share of the best rank."

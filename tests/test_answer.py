@@ -151,3 +151,17 @@ def test_a_followup_asking_a_figure_already_shown_gets_it_again(assistant):
     answer = assistant.ask("And how many towns have signed up to it by now?", history=[first])
     assert_well_cited(answer)
     assert answer.answer.startswith("Until 2017, a total of 85 municipalities")
+
+
+def test_a_followup_moved_to_a_slot_the_reports_do_not_cover_for_that_country_says_so(assistant):
+    # the reports speak of small towns only elsewhere in Europe, never of Germany's courses there
+    first = "How are the national integration courses in Germany organised between the federal government and the cities?"
+    answer = assistant.ask("And what about smaller towns and rural districts?", history=[first])
+    assert answer.refused
+    assert answer.answer.startswith("The reports do not say this about smaller towns and rural districts.")
+    # a slot they do cover for the country is answered, led by the sentence on that slot
+    first = "How do Swedish municipalities and the national employment service share the work of settling refugees?"
+    answer = assistant.ask("And what about the regions?", history=[first])
+    assert not answer.refused
+    assert_well_cited(answer)
+    assert "County Administrative Boards" in answer.answer.split("\n")[0]

@@ -55,7 +55,7 @@ class World:
 
 
 def compose(world: World, probs, question="What did the cities do?", facts=None, shown=frozenset(), named_anew=frozenset(),
-            new_slot=False, **settings):
+            new_slot=None, **settings):
     analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=True, focus=question)
     for key, value in settings.items():
         setattr(analysis, key, value) if hasattr(analysis, key) else None
@@ -495,7 +495,7 @@ def test_a_follow_up_gets_a_shown_sentence_again_when_it_answers_it_far_better()
     assert named.sentences[0] not in quotes(compose(world, {(0, 0): 0.6, (1, 0): 0.55}, shown=shown))
     assert named.sentences[0] not in quotes(compose(world, probs, shown=shown, repeat_ratio=0.0))
     # nor after a follow-up that moves to a new slot ("And at city level?"): what was shown answered the earlier one
-    assert named.sentences[0] not in quotes(compose(world, probs, shown=shown, new_slot=True))
+    assert named.sentences[0] not in quotes(compose(world, probs, shown=shown, new_slot="city level"))
 
 
 def test_a_lower_ranked_sentence_never_takes_the_context_of_a_higher_ranked_one():
@@ -543,3 +543,18 @@ def test_a_sentence_far_from_the_question_does_not_open_the_answer_before_the_le
     out = quotes(ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(
         Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset())))
     assert out[0] == " ".join(p.sentences)
+
+
+def test_after_a_followup_moved_to_a_new_slot_a_sentence_on_the_slot_leads():
+    # "And what about the regions?" after a question on Utopia's towns: the sentence on the regions
+    # leads when nearly as good as the best, which only names Utopia
+    world = World([passage("p1", ["Utopia's towns share the work of settling newcomers with the state.",
+                                  "The provincial boards represent the state in the regions and run health care."])])
+    probs = {(0, 0): 0.9, (0, 1): 0.8}
+    assert quotes(compose(world, probs))[0].startswith("Utopia's towns")
+    led = quotes(compose(world, probs, question="And what about the regions?", new_slot="the regions"))
+    assert led[0].startswith("The provincial boards")
+    # … not when it falls below slot_lead_ratio of the best
+    kept = quotes(compose(world, {(0, 0): 0.9, (0, 1): 0.5}, question="And what about the regions?",
+                          new_slot="the regions", keep_ratio=0.5, lead_passage_keep_ratio=0.5))
+    assert kept[0].startswith("Utopia's towns")
