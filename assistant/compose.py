@@ -194,6 +194,8 @@ class ExtractiveComposer:
                 break
             if "open_quote" in x.flags and not self._quotation_rest(x, by_key, set()):
                 continue  # a quotation that does not close within the next sentences is never quoted: no room for it
+            if "close_quote" in x.flags and x.pos == 0:
+                continue  # nor the end of a quotation whose opening is in the passage before ("… alike.”")
             if "leadin" in x.flags and not _quotable_item(x, by_key):
                 continue  # nor is a lead-in whose first item cannot be quoted
             if x.hit_rank != lead_rank and per_passage.get(x.hit_rank, 0) >= s.max_per_passage:

@@ -200,6 +200,7 @@ def fact_tokens(text: str, case: CaseTable) -> dict[str, str]:
 # (before a space, punctuation or the end: "migrants’ links" is an apostrophe that also reads so)
 _SINGLE_OPEN = re.compile(r"(?:^|(?<=[\s(\[—–-]))‘")
 _SINGLE_CLOSE = re.compile(r"’(?=[\s.,;:!?)\]…—–-]|$)")
+_POSSESSIVE_S = re.compile(r"s’ [a-z]")
 
 
 def quote_balance(text: str) -> int:
@@ -207,7 +208,19 @@ def quote_balance(text: str) -> int:
     the next sentence ("As the mayor put it, ‘It was obvious …."), < 0 when it closes one opened
     before."""
     balance = text.count("“") - text.count("”")
-    balance += len(_SINGLE_OPEN.findall(text)) - len(_SINGLE_CLOSE.findall(text))
+    # single quotes in order: a plural possessive ("emigrants’ political …") is no closing quote
+    # unless a quotation is open ("the ‘new arrivals’ are …")
+    marks = sorted([(m.start(), 1) for m in _SINGLE_OPEN.finditer(text)]
+                   + [(m.start(), -1) for m in _SINGLE_CLOSE.finditer(text)])
+    pending = 0
+    for i, mark in marks:
+        if mark > 0:
+            pending += 1
+        elif pending:
+            pending -= 1
+        elif not _POSSESSIVE_S.match(text, max(0, i - 1)):
+            balance -= 1
+    balance += pending
     if text.count('"') % 2:  # an odd straight quote: opening when it stands before a word
         i = text.rindex('"')
         opening = (i == 0 or text[i - 1] in " \t([") and text[i + 1 : i + 2].isalnum()

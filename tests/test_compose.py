@@ -558,3 +558,12 @@ def test_after_a_followup_moved_to_a_new_slot_a_sentence_on_the_slot_leads():
     kept = quotes(compose(world, {(0, 0): 0.9, (0, 1): 0.5}, question="And what about the regions?",
                           new_slot="the regions", keep_ratio=0.5, lead_passage_keep_ratio=0.5))
     assert kept[0].startswith("Utopia's towns")
+
+
+def test_the_end_of_a_quotation_opened_in_the_passage_before_is_not_quoted():
+    # the chunker cut the quotation: its speaker and opening are in the passage before
+    world = World([passage("p1", ["The city is open to people and investors alike.”",
+                                  "A third network is the coalition of cities against racism.",
+                                  "As of 2017, 134 municipalities have joined it."])])
+    out = quotes(compose(world, {(0, 0): 0.9, (0, 1): 0.85, (0, 2): 0.8}, max_sentences=3))
+    assert not any("alike" in q for q in out) and any("134 municipalities" in q for q in out)

@@ -17,7 +17,15 @@ from assistant.models import (
     Statement,
 )
 from assistant.pipeline import named_anew
-from assistant.scoring import CaseTable, IdfTable, SentenceScorer, fact_tokens, sentence_flags, trim_link_tail
+from assistant.scoring import (
+    CaseTable,
+    IdfTable,
+    SentenceScorer,
+    fact_tokens,
+    quote_balance,
+    sentence_flags,
+    trim_link_tail,
+)
 from assistant.settings import GateSettings
 
 REPORTS = [ReportMeta(source="r1.txt", title="Cities and states", short_citation="Doe 2020", aliases=["the cities study"])]
@@ -95,6 +103,14 @@ def test_kinds_of_sentence_that_are_not_quoted():
     assert "biblio" not in sentence_flags("Berlin, Hamburg and Munich opened welcome centres for newcomers in 2015.")
     assert "biblio" in sentence_flags("For an overview of city strategies see EUROCITIES, Integrating Cities: Cities and Migrants.")
     assert "biblio" not in sentence_flags("For example, the city saw its budget for language courses cut by half.")
+
+
+def test_a_plural_possessive_is_no_closing_quote():
+    assert quote_balance("The platform encourages emigrants’ political participation.") == 0
+    assert quote_balance("The so-called ‘new arrivals’ are housed first.") == 0
+    assert quote_balance("As the mayor put it, ‘it was obvious.") == 1
+    assert quote_balance("… and investors alike.”") == -1
+    assert quote_balance("It works,’ said the mayor.") == -1
 
 
 def test_a_link_in_the_closing_clause_is_cut_off_not_the_sentence():
