@@ -33,7 +33,7 @@ from .counted import asks_total, counted_noun, gives_count
 from .extraction import RELATED_LEVELS, countries_named, country_of_place, places
 from .guard import is_instruction_like
 from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence, Statement
-from .scoring import CONNECTIVE, DIRECTIVE, FEATURES, INNER_CONNECTIVE, POINTS_BACK, UNQUOTABLE, sentence_flags
+from .scoring import CAUSE, CONNECTIVE, DIRECTIVE, FEATURES, INNER_CONNECTIVE, POINTS_BACK, UNQUOTABLE, sentence_flags
 from .settings import ComposeSettings
 from .taxonomy import level_label
 from .text import QUESTION_NOISE, content_terms, inner_names, name_key
@@ -355,6 +355,13 @@ class ExtractiveComposer:
             return bool(DIRECTIVE.search(x.text)) and value[x.key] >= advice_floor
 
         advice = next(filter(advises, ranked), None) if "recommendation" in analysis.asks else None
+        if advice is None and "reason" in analysis.asks:
+            # "Why …", "What held … back?", "Were there problems …?": a sentence that gives a cause or
+            # an obstacle leads when nearly as close to the question as the best one
+            cause = next((x for x in ranked if value[x.key] >= self.settings.reason_lead_ratio * top
+                          and CAUSE.search(x.text)), None)
+            if cause is not None and not for_level:
+                return cause
         if for_level:
             best = next(x for x in ranked if x.key in for_level)
             if advice is not None and not DIRECTIVE.search(best.text):

@@ -115,9 +115,11 @@ DIRECTIVE = re.compile(
 )
 _PAST_ACTION = re.compile(r"\b\w{3,}ed\b|\b(?:set up|ran|began|built|made|led|held|sent|paid|brought|won|gave|took)\b", re.I)
 _EXAMPLE = re.compile(r"\b(for example|for instance|e\.g\.|such as|one such|an example|a case in point|including)\b", re.I)
-_CAUSE = re.compile(
+CAUSE = re.compile(
     r"\b(because|due to|as a result|since|lack(?:s|ed|ing)? of|barriers?|obstacles?|hurdles?|challenges?|"
-    r"problems?|difficult\w*|constrain\w*|limit\w*|reluctan\w*|shortage|insufficient|unable|tensions?|conflicts?)\b",
+    r"problems?|difficult\w*|constrain\w*|limit\w*|reluctan\w*|shortage|insufficient|unable|tensions?|conflicts?|"
+    r"critic\w*|bureaucra\w*|inflexib\w*|drawbacks?|downsides?|shortcomings?|weakness\w*|fail\w*|hamper\w*|"
+    r"hinder\w*|imped\w*|complain\w*|unwilling\w*|unreliable|cuts?|risks?)\b",
     re.I,
 )
 
@@ -425,7 +427,7 @@ class SentenceScorer:
                     "asked_name": float("name" in asks and names > 0),
                     "asked_year": float("year" in asks and year),
                     "asked_recommendation": float("recommendation" in asks and bool(DIRECTIVE.search(text))),
-                    "asked_reason": float("reason" in asks and bool(_CAUSE.search(text))),
+                    "asked_reason": float("reason" in asks and bool(CAUSE.search(text))),
                     "anaphoric_start": float("anaphor" in flags), "connective_start": float("connective" in flags),
                     "meta": float("meta" in flags), "long": float("long" in flags),
                     "footnote": float(hit.passage.section_kind == "footnote"),

@@ -209,6 +209,13 @@ class ComposeSettings(BaseModel):
             "naming the slot leads if it reaches this share of the best rank."
         ),
     )
+    reason_lead_ratio: float = Field(
+        0.8,
+        description=(
+            "For 'why …' / 'what held … back' / 'were there problems' questions, the best sentence giving a cause or an "
+            "obstacle (scoring.CAUSE) leads if it reaches this share of the best rank."
+        ),
+    )
     place_lead_ratio: float = Field(
         0.8, description="For 'where …' questions, a sentence naming a place leads if it reaches this share of the best rank."
     )

@@ -567,3 +567,16 @@ def test_the_end_of_a_quotation_opened_in_the_passage_before_is_not_quoted():
                                   "As of 2017, 134 municipalities have joined it."])])
     out = quotes(compose(world, {(0, 0): 0.9, (0, 1): 0.85, (0, 2): 0.8}, max_sentences=3))
     assert not any("alike" in q for q in out) and any("134 municipalities" in q for q in out)
+
+
+def test_a_why_question_is_led_by_a_sentence_that_gives_a_cause():
+    world = World([passage("p1", ["Utopia set up a partnership with a town abroad in 2010."]),
+                   passage("p2", ["The partnership stalled because the town abroad lacked staff."])])
+    probs = {(0, 0): 0.9, (1, 0): 0.8}
+    assert quotes(compose(world, probs, question="What did Utopia do?"))[0].startswith("Utopia set up")
+    why = quotes(compose(world, probs, question="What held the partnership back?", asks=frozenset({"reason"})))
+    assert why[0].startswith("The partnership stalled")
+    # … only when nearly as close to the question as the best (reason_lead_ratio)
+    far = quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.5}, question="What held the partnership back?",
+                         asks=frozenset({"reason"}), keep_ratio=0.5, lead_passage_keep_ratio=0.5))
+    assert far[0].startswith("Utopia set up")

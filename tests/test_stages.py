@@ -44,6 +44,10 @@ def test_the_kind_of_fact_asked_for():
     assert "year" in asks_for("When was the fund set up?")
     assert "name" in asks_for("Has any city done that?")
     assert "reason" in asks_for("Why did the partnership stop?")
+    for q in ("What held the city back from using the partnership?", "What do critics say about the programmes?",
+              "What are the downsides of this approach?", "What made it hard for other towns to do the same?",
+              "Has that worked well in practice?"):
+        assert "reason" in asks_for(q), q
     assert "recommendation" in asks_for("What should national governments do about funding?")
     assert not asks_for("Describe the welcome desk in the town hall.") & {"number", "year", "name"}
 
