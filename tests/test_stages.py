@@ -228,6 +228,19 @@ def test_weak_evidence_is_declined_and_strong_evidence_answered():
     assert not weak.answer and weak.reason == "weak_evidence"
 
 
+def test_a_question_that_describes_the_situation_first_is_held_to_a_lower_bar():
+    gate = Gate(GateSettings(), set())
+    short = "How do cities fund language courses?"
+    long = ("I run the newcomer office of a mid-sized town where many refugees arrived last year and the waiting lists "
+            "for classes keep growing. How do other cities fund language courses?")
+    assert gate.threshold(short) == GateSettings().refusal_threshold
+    assert gate.threshold(long) == GateSettings().refusal_threshold - GateSettings().long_question_relief
+    # the same sentence, as close to each: the long question is answered, the short one declined
+    text = "The city funds language courses for newcomers from its own budget every year."
+    assert not decide(short, text, 0.45, 0.25).answer  # evidence 0.394
+    assert decide(long, text, 0.45, 0.25).answer
+
+
 def test_a_name_the_reports_never_use_is_declined_by_name():
     text = "The city funds language courses for newcomers from its own budget every year."
     d = decide("What courses does Ruritania fund?", text, 0.45, 0.4)
