@@ -51,6 +51,8 @@ def missing_fact_preface(missing: str | None, question: str) -> str:
     the slot in the user's own words ("… about smaller towns and rural districts.")."""
     text = MISSING_FACT_TEXT[missing or "number"]
     return text.format(slot=ellipsis_slot(question) or "this case") if missing == "slot" else text
+
+
 # sections that describe the document rather than a topic are not offered as "nearest topics"
 _DOCUMENT_PARTS = ("introduction", "summary", "conclusion", "contents", "references", "bibliography", "notes",
                    "foreword", "preface", "acknowledg", "about the author", "annex", "appendix", "abstract")
@@ -132,7 +134,6 @@ class Gate:
             elif not any(v == kind and k not in question for x in probable for k, v in x.facts.items()):
                 return kind
         return None
-
 
     def _uncovered_slot(self, rewrite: Rewrite, scored: list[ScoredSentence]) -> str | None:
         """'slot' when an elliptical follow-up moves the earlier question to a new slot ("And what
