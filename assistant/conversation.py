@@ -71,7 +71,12 @@ _DUMMY_IT = re.compile(
     r"necessary|important|easy|hard|difficult|said|argued|claimed)\b",
     re.I,
 )
-_DEMONSTRATIVE = re.compile(r"\b(this|these|those)\b(?!\s+(?:who|which|that|whose)\b)(?:\s+([\w’'-]+))?", re.I)
+# ("this year", "these days": the present, not something said before)
+_DEMONSTRATIVE = re.compile(
+    r"\b(this|these|those)\b(?!\s+(?:who|which|that|whose|year|month|week|spring|summer|autumn|winter|days)\b)"
+    r"(?:\s+([\w’'-]+))?",
+    re.I,
+)
 _DEICTIC_NOUNS = (  # singular: "that cities should ..." is a complementiser, "that city" a demonstrative
     r"same|year|time|period|case|city|town|country|region|municipality|report|study|brief|chapter|paper|document|"
     r"programme|program|project|scheme|initiative|partnership|fund|funding|money|law|act|policy|approach|model|idea|"
@@ -95,7 +100,7 @@ _THERE_AFTER = re.compile(
 )
 # pointing back with a restated noun: "such partnerships", "the same report", "any other country"
 _REFERENCE_NP = re.compile(
-    r"\b(the\s+same|same|such(?!\s+as\b)|(?:the\s+two|both)\s+(?:countries|cities|sides|reports|partners|towns|"
+    r"\b((?:the\s+)?same(?!(?:\s+[\w-]+){0,2}\s+as\b)|such(?!\s+as\b)|(?:the\s+two|both)\s+(?:countries|cities|sides|reports|partners|towns|"
     r"municipalities|governments|levels|programmes|projects|partnerships)|"
     r"the\s+former|the\s+latter|the\s+authors?|(?<!and\s)(?<!or\s)(?<!among\s)(?<!each\s)(?:other|others)|another|similar|"
     r"comparable|likewise)\b|"
@@ -122,6 +127,7 @@ _CLAUSE = re.compile(
     r"(?:,|\s+and)\s+(?=(?:what|which|how|why|who|whom|when|where|is|are|was|were|do|does|did|can|could)\b)",
     re.I,
 )
+_SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+(?=[A-Z“\"‘'])")
 _LEAD = re.compile(r"^\s*(and|but|so|or|also|then|ok|okay)\b", re.I)
 _OTHER_REPORTS = re.compile(
     r"\b(other|another|any|all|different|both|several)\s+(reports?|stud(y|ies)|sources?|documents?)\b|"
@@ -368,7 +374,14 @@ def _reference(question: str, table: Table) -> str | None:
     else": the whole earlier topic), 'np' (a restated noun: "such partnerships", "the same
     report", "any other country"), or None. A leading "And" / "But" alone counts as bare. In a
     compound question whose first clause names its subject ("What is the MATRA programme, and
-    when was it started?") the second clause refers to the first, not to earlier turns."""
+    when was it started?") the second clause refers to the first, not to earlier turns; so does
+    the last sentence of a question whose earlier sentences set the scene."""
+    # … and in a question of several sentences whose earlier ones set the scene ("I'm an official in a
+    # town in Pakistan. Many of our people now live in Spain … What do the reports advise before we
+    # start?") the last refers to them
+    sentences = _SENTENCE_BREAK.split(question.strip())
+    if len(sentences) > 1 and _has_subject(" ".join(sentences[:-1]), table):
+        return _reference(" ".join(sentences[:-1]), table)
     m = _CLAUSE.search(question)
     if m and m.start() > 0 and _has_subject(question[: m.start()], table):
         return _reference_in(question[: m.start()])
@@ -378,7 +391,18 @@ def _reference(question: str, table: Table) -> str | None:
 def _has_subject(clause: str, table: Table) -> bool:
     if _report_names(clause, table) or any(not _YEAR.fullmatch(n) for n in _names(clause, table)):
         return True
+    if get_domain().find_places(clause):  # "Barcelona comes up in several of the reports."
+        return True
     return len(_content(clause)) >= 2
+
+
+_ASKER = re.compile(r"\b(?:we|i|our|my)\b", re.I)
+
+
+def _anchored(before: str) -> bool:
+    """Does the text before a definite noun phrase ("the city", "the ministry") say whose it is: a
+    name ("In Germany the city …") or the asker ("We at the ministry …", "I work for the city …")?"""
+    return bool(inner_capitalised(before)) or bool(_ASKER.search(before))
 
 
 def _reference_in(question: str) -> str | None:
@@ -391,9 +415,10 @@ def _reference_in(question: str) -> str | None:
         if not nxt or nxt in STOPWORDS or nxt in _PLACEHOLDER:
             return "bare"
     if _DEMONSTRATIVE.search(question) or _THAT_NP.search(question) or any(
-        not (m.group("definite") and inner_capitalised(question[: m.start()])) for m in _REFERENCE_NP.finditer(question)
+        not (m.group("definite") and _anchored(question[: m.start()])) for m in _REFERENCE_NP.finditer(question)
     ):
-        # … but a name before "the city" / "the office" anchors it: "In Germany the city partnership office …"
+        # … but a name before "the city" / "the office" anchors it: "In Germany the city partnership office …",
+        # and so does the asker: "We at the ministry are drafting …"
         return "np"
     if _LEAD.search(question):  # "And what happens once ...?": the earlier topic goes on
         return "bare"
@@ -421,6 +446,9 @@ def needs_context(question: str, reports: list[ReportMeta]) -> bool:
 
 
 def _needs_context(question: str, table: Table) -> bool:
+    sentences = _SENTENCE_BREAK.split(question.strip())
+    if len(sentences) > 1 and not _has_subject(" ".join(sentences[:-1]), table):
+        return _needs_context(sentences[-1], table)  # "Thanks. And what about Denmark?"
     if ellipsis_slot(question) is not None or _reference(question, table):
         return True
     report_words = {w for _, n in _report_names(question, table) for w in n.split()}

@@ -317,3 +317,20 @@ def test_a_level_replaces_the_earlier_level(reports):
     # the report's name ("the MPI cities report")
     out = condense("And at the local level?", ["In the MPI cities report, how is the Danish programme financed by the national government?"], reports)
     assert "MPI cities report" in out and "local government" in out and "national" not in out, out
+
+
+def test_a_question_that_sets_its_own_scene_stands_alone(reports):
+    # its last sentence points at the earlier ones, not at earlier turns
+    for q in (
+        "I'm an official in a town in Pakistan. Many of our people now live in Spain, but a lot of them want "
+        "nothing to do with the authorities back home. What do the reports advise before we start?",
+        "We at the ministry are drafting the national strategy around the group in the headlines this year. "
+        "What should the strategy be based on instead?",
+        "Barcelona comes up in several of the reports. What has the city itself done for migrants?",
+        "We are discussing whether integration should sit in the same department as foreign affairs. "
+        "Has any European country done that?",
+    ):
+        assert not needs_context(q, reports), q
+    # … but a courtesy before the follow-up sets no scene
+    for q in ("Thanks. And what about Denmark?", "OK. Why?", "That is interesting. Why did they do it?"):
+        assert needs_context(q, reports), q
