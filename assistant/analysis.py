@@ -168,6 +168,24 @@ def person_asked(question: str) -> str | None:
     return None
 
 
+# a question about a report itself: who wrote, commissioned, funded or carries out it (answered by its
+# front matter, the sentences about the document that are otherwise never quoted)
+_ABOUT_REPORT = re.compile(
+    r"\bwho (?:wrote|writes|authored|drafted|edited|commissioned|funded|funds|financed|finances|sponsored|paid for|"
+    r"pays for|published|publishes|carried out|carries out|runs|ran|implemented|implements|was behind|is behind)\b|"
+    r"\b(?:written|authored|drafted|edited|commissioned|funded|financed|sponsored|published) by\b|"
+    r"\b(?:the )?authors? of\b|\bwho (?:are|were|is|was) the authors?\b",
+    re.I,
+)
+_DOCUMENT = re.compile(r"\b(?:report|study|brief|paper|chapter|publication|project|book|research)\b", re.I)
+
+
+def about_report(question: str, named: bool) -> bool:
+    """Does the question ask who made a report (or the project behind it): "Who drafted the OSCE
+    study, and who commissioned it?", "Who pays for the INTERACT project?"."""
+    return bool(_ABOUT_REPORT.search(question)) and (named or bool(_DOCUMENT.search(question)))
+
+
 def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
     named = report_names(question, reports)
     return QueryAnalysis(
@@ -182,4 +200,5 @@ def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
         levels=levels_asked(question),
         parts=question_parts(question),
         person_role=person_asked(question),
+        about_report=about_report(question, bool(named)),
     )

@@ -33,7 +33,17 @@ from .counted import asks_total, counted_noun, gives_count
 from .extraction import RELATED_LEVELS, countries_named, country_of_place, places
 from .guard import is_instruction_like
 from .models import Draft, Evidence, Heading, Hit, QueryAnalysis, ScoredSentence, Statement
-from .scoring import CAUSE, CONNECTIVE, DIRECTIVE, FEATURES, INNER_CONNECTIVE, POINTS_BACK, UNQUOTABLE, sentence_flags
+from .scoring import (
+    CAUSE,
+    CONNECTIVE,
+    DIRECTIVE,
+    FEATURES,
+    INNER_CONNECTIVE,
+    MADE_BY,
+    POINTS_BACK,
+    UNQUOTABLE,
+    sentence_flags,
+)
 from .settings import ComposeSettings
 from .taxonomy import level_label
 from .text import QUESTION_NOISE, content_terms, inner_names, name_key
@@ -41,6 +51,7 @@ from .text import QUESTION_NOISE, content_terms, inner_names, name_key
 _PLACE_WORD = re.compile(r"\b(cit(?:y|ies)|towns?|countr(?:y|ies)|regions?|municipalit(?:y|ies)|where)\b", re.I)
 _MODAL = re.compile(r"\b(should|must|ought to|need(?:s)? to|would do well|could|is (?:key|essential|crucial|important))\b", re.I)
 _QUESTION_NAMES = FEATURES.index("question_names")
+
 
 
 def _gives_asked(x: ScoredSentence, kind: str, analysis: QueryAnalysis) -> bool:
@@ -98,7 +109,9 @@ class ExtractiveComposer:
     def select(self, evidence: Evidence) -> list[Quote]:
         s = self.settings
         scored, analysis, shown = evidence.scored, evidence.analysis, evidence.shown
-        quotable = [x for x in scored if not (x.flags & _NOT_QUOTED) and not is_instruction_like(x.text)]
+        # (a question about the report itself is answered by the sentences about the document)
+        not_quoted = UNQUOTABLE if analysis.about_report else _NOT_QUOTED
+        quotable = [x for x in scored if not (x.flags & not_quoted) and not is_instruction_like(x.text)]
         # a follow-up does not repeat what the conversation already quoted (nor a near-duplicate of
         # it), unless nothing else is left
         quoted_before = [x for x in scored if x.text in shown]
@@ -354,6 +367,11 @@ class ExtractiveComposer:
         def advises(x: ScoredSentence) -> bool:
             return bool(DIRECTIVE.search(x.text)) and value[x.key] >= advice_floor
 
+        if analysis.about_report:
+            # "Who drafted the study, and who commissioned it?": the sentence saying who made it
+            maker = next((x for x in ranked if value[x.key] >= floor and MADE_BY.search(x.text)), None)
+            if maker is not None:
+                return maker
         advice = next(filter(advises, ranked), None) if "recommendation" in analysis.asks else None
         if advice is None and "reason" in analysis.asks:
             # "Why …", "What held … back?", "Were there problems …?": a sentence that gives a cause or

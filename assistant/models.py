@@ -201,6 +201,7 @@ class QueryAnalysis:
     levels: tuple[str, ...] = ()  # the level of government it asks for ("how can an origin-country municipality")
     parts: tuple[str, ...] = ()  # the questions a compound question asks ("How many …", "who launched it?")
     person_role: str | None = None  # the role whose holder's name it asks for ("mayor" in "Who is the mayor of …?")
+    about_report: bool = False  # asks who wrote, commissioned or funds a report: its front matter answers
 
 
 @dataclass

@@ -142,6 +142,7 @@ class AnswerPipeline:
         hits = self.search.search(rewrite.standalone, filters=filters, analysis=analysis, query_vector=qvec)
         hits = self.search.with_notes(hits, filters)
         hits = self.search.with_continuations(hits, filters)
+        hits = self.search.with_front_matter(hits, analysis)
         timings["retrieve"] = _ms(t1)
 
         # 5 score

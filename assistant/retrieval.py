@@ -12,7 +12,7 @@ import numpy as np
 from .analysis import analyse, detect_reports, strip_report_names  # noqa: F401 - re-exported
 from .index import LoadedIndex
 from .models import Hit, QueryAnalysis, ReportMeta, RetrievalFilters  # noqa: F401 - re-exported
-from .scoring import DIRECTIVE, POINTS_BACK, sentence_flags  # noqa: F401 - DIRECTIVE re-exported
+from .scoring import DIRECTIVE, MADE_BY, POINTS_BACK, sentence_flags  # noqa: F401 - DIRECTIVE re-exported
 from .text import content_terms
 
 
@@ -139,6 +139,27 @@ class HybridSearch:
             if p.sentences and 0 not in p.titles and sentence_flags(p.sentences[0]) & POINTS_BACK:
                 extra.append(Hit(nxt, p, h.score, h.dense, h.rank_dense, h.rank_bm25, continues=pos))
                 have.add(nxt)
+        return hits + extra
+
+    def with_front_matter(self, hits: list[Hit], analysis: QueryAnalysis) -> list[Hit]:
+        """``hits`` and, after them, for a question about a report itself ("Who drafted the OSCE
+        study?", ``QueryAnalysis.about_report``), the passages among the first ``front_matter_passages``
+        of that report (the one it names, else the top hit's) that say who made it ("… was
+        commissioned by ODIHR from …", "… is cofinanced by the European Union"): the front matter
+        answers it, and a question's words rarely bring it."""
+        n = self.settings.front_matter_passages
+        if not analysis.about_report or n <= 0 or not hits:
+            return hits
+        sources = analysis.named_sources or [hits[0].passage.source]
+        have = {h.index for h in hits}
+        extra: list[Hit] = []
+        for source in sources:
+            first = [i for i, p in enumerate(self.index.passages) if p.source == source][:n]
+            for i in first:
+                p = self.index.passages[i]
+                if i not in have and any(MADE_BY.search(t) for t in p.sentences):
+                    extra.append(Hit(i, p, hits[-1].score, hits[-1].dense, None, None))
+                    have.add(i)
         return hits + extra
 
     def _next_in_section(self, i: int, look: int = 4) -> int | None:

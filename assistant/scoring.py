@@ -45,6 +45,12 @@ META = re.compile(
     r"^(?:in the following|we (?:will|shall|first|then|now|turn|begin|conclude))\b",
     re.I,
 )
+# who made a report or project: "was commissioned by ODIHR", "is cofinanced by the European Union"
+MADE_BY = re.compile(
+    r"\b(?:co-?financed|co-?funded|commissioned|funded|financed|drafted|written|authored|edited|published|"
+    r"implemented|sponsored)\s+(?:\w+\s+){0,3}?by\b",
+    re.I,
+)
 BIBLIO = re.compile(
     r"\(\d{4}[a-z]?\)\s*:\s*\d|\((?:19|20)\d\d[a-z]?\),\s*[“\"‘]|^[A-Z][\w’'-]+,\s[A-Z][^.;:]{0,80}\((?:19|20)\d\d[a-z]?\)[,.]|\b\d{4}\)?\s*:\s*\d+(?:[–-]\d+)?\s*\.?$|\bpp?\.\s*\d|\bvol\.\s*\d|\bno\.\s*\d|"
     r"\bet al\.|\b(?:PhD thesis|working paper|retrieved from|accessed on|last accessed|ISBN|doi:|eds?\.\s*[,(]|op\.\s*cit\b)|\(eds?\.\)|"
@@ -250,9 +256,11 @@ def sentence_flags(text: str) -> frozenset[str]:
         f.add("question")
     if CONNECTIVE.match(t) or INNER_CONNECTIVE.match(t):
         f.add("connective")
-    if ANAPHOR.match(t) and not EXPLETIVE_IT.match(t):
+    # ("This study was commissioned by …" speaks of the document, not of a sentence before it)
+    document = bool(META.match(t))
+    if ANAPHOR.match(t) and not EXPLETIVE_IT.match(t) and not document:
         f.add("anaphor")
-    elif _EARLY_DEMONSTRATIVE.match(t):
+    elif _EARLY_DEMONSTRATIVE.match(t) and not document:
         f.add("demonstrative")
     if len(t.split()) > 70:
         f.add("long")

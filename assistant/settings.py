@@ -465,6 +465,13 @@ class Settings(BaseSettings):
     bm25_candidates: int = Field(40, description="How many passages BM25 returns before fusion.")
     rrf_k: int = Field(60, description="The k constant of reciprocal-rank fusion.")
     top_k: int = Field(8, description="How many passages retrieval hands to the answer step.")
+    front_matter_passages: int = Field(
+        6,
+        description=(
+            "A question about a report itself ('Who drafted the OSCE study?') also gets those of the report's first "
+            "passages that say who made it (commissioned, funded, drafted … by). 0 turns this off."
+        ),
+    )
     max_per_report: int = Field(5, description="Diversity cap: at most this many of the top_k from one report.")
     footnote_weight: float = Field(
         1.0,

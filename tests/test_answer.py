@@ -165,3 +165,12 @@ def test_a_followup_moved_to_a_slot_the_reports_do_not_cover_for_that_country_sa
     assert not answer.refused
     assert_well_cited(answer)
     assert "County Administrative Boards" in answer.answer.split("\n")[0]
+
+
+def test_who_made_a_report_is_answered_from_its_front_matter(assistant):
+    answer = assistant.ask("Who drafted the OSCE study, and who commissioned it?")
+    assert_well_cited(answer)
+    assert "Migration Policy Group" in answer.answer.split("\n")[0] and "ODIHR" in answer.answer
+    answer = assistant.ask("Who pays for the INTERACT project, and who carries it out?")
+    assert_well_cited(answer)
+    assert "cofinanced by the European Union" in answer.answer.split("\n")[0]

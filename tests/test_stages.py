@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.analysis import analyse, asks_for, person_asked
+from assistant.analysis import about_report, analyse, asks_for, person_asked
 from assistant.assemble import FLAG, render
 from assistant.gate import Gate, corpus_vocabulary, decline_message, nearest_topics
 from assistant.models import (
@@ -50,6 +50,17 @@ def test_the_kind_of_fact_asked_for():
         assert "reason" in asks_for(q), q
     assert "recommendation" in asks_for("What should national governments do about funding?")
     assert not asks_for("Describe the welcome desk in the town hall.") & {"number", "year", "name"}
+
+
+def test_a_question_about_who_made_a_report():
+    assert about_report("Who drafted the OSCE study, and who commissioned it?", named=True)
+    assert about_report("Who funded the research behind this brief?", named=False)
+    assert about_report("Who pays for the INTERACT project?", named=True)
+    assert not about_report("Who funded the Munich health care model?", named=False)
+    assert not about_report("Who runs the welcome desk in Utopia?", named=False)
+    # the sentence about the document is no anaphor: "This study" is the report, not a sentence before
+    flags = sentence_flags("This study was commissioned by the Office from the Policy Group, whose researchers drafted it.")
+    assert "meta" in flags and not flags & {"anaphor", "demonstrative"}
 
 
 def test_named_reports_filter_and_are_not_matched_as_words():
