@@ -44,9 +44,13 @@ _ASK_NAME = re.compile(
 )
 # a place asked for outright ("which town", "Has any city …?", "one German city"), a stronger sign than "where"
 _ASK_PLACE = re.compile(
-    r"\b(?:which|what|any|one|some|a|an)\s+(?:\w+\s+)?(?:cit(?:y|ies)|towns?|municipalit(?:y|ies)|regions?|countr(?:y|ies))\b",
+    r"\b(?:which|what|any|one|some|a|an)\s+(?:\w+\s+)?(?P<kind>cit(?:y|ies)|towns?|municipalit(?:y|ies)|regions?|"
+    r"countr(?:y|ies))\b",
     re.I,
 )
+_PLACE_IN = re.compile(r"\s+(?:in|of|from)\s+(?:the\s+)?(?:[A-Z][\w’'-]*\s*){1,3}")
+_EMPTY = re.compile("").match("")
+_PLACE_KIND = {"cit": "city", "tow": "city", "mun": "city", "reg": "region", "cou": "country"}
 _ASK_REASON = re.compile(
     r"\b(why|reasons?|obstacles?|barriers?|hurdles?|challenges?|problems?|stands? in the way|difficult\w*|"
     r"struggle\w*|clash\w*|tensions?|conflicts?|complain\w*|critic\w*|go(?:ne|es)? wrong|went wrong|fail\w*|"
@@ -97,6 +101,22 @@ def strip_report_names(question: str, names: list[str]) -> str:
 def asks_for_place(question: str) -> bool:
     """Does the question ask for a place outright ("Has any city …?"), not merely "where …"?"""
     return bool(_ASK_PLACE.search(question))
+
+
+def asked_place_kind(question: str) -> str | None:
+    """The kind of place a question asks for outright: 'city' for "Did any city …?" or "which
+    towns …", 'region', 'country'; None when it asks none or several kinds."""
+    kinds = {_PLACE_KIND[m.group("kind")[:3].lower()] for m in _ASK_PLACE.finditer(question)}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def asked_place_span(question: str) -> str | None:
+    """The words that ask for a place outright, with what qualifies it ("any German city", "which
+    towns in Morocco"); None when the question asks for none. A country named elsewhere in the
+    question ("Our city has many Romanian workers … Did any city …?") does not say where the place is."""
+    spans = [question[m.start(): m.end()] + (_PLACE_IN.match(question, m.end()) or _EMPTY).group(0)
+             for m in _ASK_PLACE.finditer(question)]
+    return " ".join(spans) or None
 
 
 def asks_for(question: str) -> frozenset[str]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .analysis import asks_for_place
+from .analysis import asked_place_kind, asked_place_span, asks_for_place
 from .catalogue import label_passage
 from .counted import asks_total, counted_noun, gives_count
 from .extraction import RELATED_LEVELS, countries_named, country_of_place, places
@@ -415,8 +415,13 @@ class ExtractiveComposer:
             if best_named is not ranked[0]:
                 ranked = [best_named] + [x for x in ranked if x is not best_named]
         question = analysis.text.lower()
-        asked_countries = set(countries.values())
+        # the countries the asked place is in: those qualifying "any German city", "towns in Morocco"
+        # (all the question names when it asks for no place outright: "Where in Germany …")
+        span = asked_place_span(analysis.focus or analysis.text)
+        asked_countries = (set(countries.values()) if span is None else
+                           {c for _, c, k in places(span) if k == "country" and c})
         wants_place = bool(_PLACE_WORD.search(question))
+        place_kind = asked_place_kind(analysis.focus or analysis.text)
         for kind in ("number", "year", "name"):
             if kind not in analysis.asks:
                 continue
@@ -435,9 +440,11 @@ class ExtractiveComposer:
                     # a new place: not one the question names and, when it names countries ("one German
                     # city", "any Dutch town"), a city or region of one of them ("Moroccans … the Dutch
                     # police force" names none, nor does "the French state")
+                    # (and of the kind asked for: "Did any city …?" is not answered by "Bulgaria, Romania")
                     if value[x.key] >= ratio * top and any(
                         name.lower() not in question
                         and (not asked_countries or (kind != "country" and country in asked_countries))
+                        and (place_kind is None or kind == place_kind)
                         for name, country, kind in places(x.text)
                     ):
                         return x

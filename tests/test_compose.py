@@ -580,3 +580,13 @@ def test_a_why_question_is_led_by_a_sentence_that_gives_a_cause():
     far = quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.5}, question="What held the partnership back?",
                          asks=frozenset({"reason"}), keep_ratio=0.5, lead_passage_keep_ratio=0.5))
     assert far[0].startswith("Utopia set up")
+
+
+def test_a_question_asking_for_a_city_is_led_by_a_sentence_naming_one():
+    # "Did any city …?" is not answered by a sentence naming countries only, nor by "Roma" (people)
+    world = World([passage("p1", ["Migrants from Bulgaria and Romania, including Roma, moved west.",
+                                  "Some cities opened a contact point in Berlin for them."])])
+    probs = {(0, 0): 0.9, (0, 1): 0.8}
+    out = quotes(compose(world, probs, question="Our city has many Romanian workers. Did any city set up a service?",
+                         asks=frozenset({"name"})))
+    assert out[0].startswith("Some cities opened")

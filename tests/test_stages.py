@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.analysis import about_report, analyse, asks_for, person_asked
+from assistant.analysis import about_report, analyse, asked_place_kind, asked_place_span, asks_for, person_asked
 from assistant.assemble import FLAG, render
 from assistant.gate import Gate, corpus_vocabulary, decline_message, nearest_topics
 from assistant.models import (
@@ -50,6 +50,18 @@ def test_the_kind_of_fact_asked_for():
         assert "reason" in asks_for(q), q
     assert "recommendation" in asks_for("What should national governments do about funding?")
     assert not asks_for("Describe the welcome desk in the town hall.") & {"number", "year", "name"}
+
+
+def test_the_place_a_question_asks_for():
+    assert asked_place_kind("Did any city set something up on its own?") == "city"
+    assert asked_place_kind("Which towns in Morocco are twinned?") == "city"
+    assert asked_place_kind("Has any European country done that?") == "country"
+    assert asked_place_kind("Where do states and cities clash?") is None
+    # the countries that say where the asked place is, not those named elsewhere in the question
+    assert asked_place_span("Has any German city done that?") == "any German city"
+    assert asked_place_span("Which towns in Morocco are twinned?").startswith("Which towns in Morocco")
+    assert asked_place_span("Our city has many Romanian workers. Did any city set up a service?") == "any city"
+    assert asked_place_span("Where in Germany did cities do it?") is None
 
 
 def test_a_question_about_who_made_a_report():
