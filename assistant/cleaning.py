@@ -39,9 +39,9 @@ _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _BULLET = re.compile(r"^\s*(?:[-*+•▪◦●]\s*)?(?:[▶►•▪◦●]\s*)?")
 _SPACED_HYPHEN = re.compile(r"(?<=[A-Za-zÀ-ÿ])- (?=[A-Za-zÀ-ÿ])")
 # spaces inside brackets and before punctuation left by some PDF extractions: "Smith ( 2013 )",
-# "(Jones and Brown 2009 ; Smith 2013 )"
+# "(Jones and Brown 2009 ; Smith 2013 )", "migrant integration : good practices"
 _SPACE_IN_BRACKETS = re.compile(r"([(\[])\s+|\s+([)\]])")
-_SPACE_BEFORE_PUNCT = re.compile(r"(?<=\w)\s+([;,](?=\s)|[;,]$)")
+_SPACE_BEFORE_PUNCT = re.compile(r"(?<=\w)\s+([;,:!?](?=\s)|[;,:!?]$)")
 _WS = re.compile(r"\s+")
 
 
@@ -95,7 +95,8 @@ def fix_spaced_hyphens(text: str) -> str:
 
 
 def fix_spacing(text: str) -> str:
-    """'( 2013 )' -> '(2013)', 'Wilson 2009 ; Van' -> 'Wilson 2009; Van' (leading/trailing space kept)."""
+    """'( 2013 )' -> '(2013)', 'Wilson 2009 ; Van' -> 'Wilson 2009; Van', 'integration : good' ->
+    'integration: good' (leading/trailing space kept)."""
     lead = text[: len(text) - len(text.lstrip())]
     body = _SPACE_IN_BRACKETS.sub(lambda m: m.group(1) or m.group(2), text.lstrip())
     body = _SPACE_BEFORE_PUNCT.sub(r"\1", body)

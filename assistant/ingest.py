@@ -19,7 +19,7 @@ from .settings import Settings
 from .structure import parse_document
 
 SUPPORTED = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"}
-CHUNKING_VERSION = "28"  # bump when structure/chunking changes the passages of an unchanged file
+CHUNKING_VERSION = "29"  # bump when structure/chunking changes the passages of an unchanged file
 
 
 @dataclass(frozen=True)

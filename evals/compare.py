@@ -96,7 +96,7 @@ def _complete(rows: Sequence[Mapping[str, Any]], answers: Mapping[str, Mapping[s
     for r in rows:
         r = dict(r)
         if r.get("artifacts") is None and r.get("id") in answers:
-            r.update(answer_shape(answers[r["id"]].get("answer") or "", bool(r.get("refused"))))
+            r.update(answer_shape(answers[r["id"]].get("answer") or "", bool(r.get("refused")), question=r.get("question") or ""))
         out.append(r)
     return out
 

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from assistant.analysis import about_report
 from assistant.chunking import split_sentences
 from assistant.cleaning import fix_ligatures, fix_unicode, match_tokens, text_in_span
 from assistant.scoring import BIBLIO, CONNECTIVE, INNER_CONNECTIVE, META, quote_balance
@@ -429,14 +430,17 @@ def _dangling(statement: str) -> bool:
     return first not in _WEAK_CONNECTIVES and not _NOT_DANGLING_AFTER.match(statement[m.end():])
 
 
-def artifacts(answer: str, vocabulary: frozenset[str] | set[str] | None = None) -> list[dict[str, str]]:
+def artifacts(
+    answer: str, vocabulary: frozenset[str] | set[str] | None = None, question: str = ""
+) -> list[dict[str, str]]:
     """Artifacts of the answer's statements (see ``answer_statements``), as ``{kind, text}``:
 
     - ``dangling_connective``: opens with a connective that points at a sentence not quoted
       ("Therefore, …", "However …", "There is, however, …"); a quote trimmed to "…" is fine;
     - ``leadin_without_items``: ends with ":" (its items were not quoted);
     - ``reference_line``: a sentence that is a bibliography or reference line (``BIBLIO``);
-    - ``meta_sentence``: a sentence about the report itself ("This paper …") (``META``);
+    - ``meta_sentence``: a sentence about the report itself ("This paper …") (``META``), unless the
+      ``question`` asks who made the report ("Who drafted the study?": its front matter answers);
     - ``spacing``: "( 2013 )", "word ;", double spaces, "fundingThe", "groups14", "programme,90 both", "townto-town";
     - ``glued_heading``: a lower-case word followed, with no punctuation, by a capitalised clause
       opener ("… corridor On the German side …") or by a capitalised common word ("… local level
@@ -446,6 +450,7 @@ def artifacts(answer: str, vocabulary: frozenset[str] | set[str] | None = None) 
 
     ``text`` is the statement, the sentence or a snippet around the match."""
     vocab = corpus_vocabulary() if vocabulary is None else vocabulary
+    about = about_report(question, named=True)
     found: list[dict[str, str]] = []
 
     def add(kind: str, text: str) -> None:
@@ -470,7 +475,7 @@ def artifacts(answer: str, vocabulary: frozenset[str] | set[str] | None = None) 
             sentence = body[a:b].strip()
             if BIBLIO.search(sentence):
                 add("reference_line", sentence)
-            if META.search(sentence):
+            if META.search(sentence) and not about:
                 add("meta_sentence", sentence)
         plain = _URL.sub(lambda u: "x" * len(u.group(0)), body.replace(" . . .", " " + "…" * 5))  # URLs and ". . ." are no spacing faults
         for a, b in _merged(m.span() for m in _SPACING.finditer(plain)):
@@ -495,11 +500,12 @@ def _merged(spans: Iterable[tuple[int, int]], gap: int = 12) -> list[tuple[int, 
     return out
 
 
-def answer_shape(answer: str, refused: bool, vocabulary=None) -> dict[str, Any]:
+def answer_shape(answer: str, refused: bool, vocabulary=None, question: str = "") -> dict[str, Any]:
     """Per-answer ``words``, ``bullets`` (None for a refusal) and ``artifacts`` ([] for a refusal)."""
     if refused:
         return {"words": None, "bullets": None, "artifacts": []}
-    return {"words": answer_words(answer), "bullets": answer_bullets(answer), "artifacts": artifacts(answer, vocabulary)}
+    return {"words": answer_words(answer), "bullets": answer_bullets(answer),
+            "artifacts": artifacts(answer, vocabulary, question)}
 
 
 # --------------------------------------------------------------------------- per question
@@ -560,7 +566,7 @@ def score_questions(
         row["lead_mention"] = lead_mention(q.get("must_mention") or [], text) if scored else None
         g, unsupported = groundedness(text, citations) if not refused else (None, [])
         row["groundedness"], row["unsupported"] = g, unsupported
-        row.update(answer_shape(text, refused, vocabulary))
+        row.update(answer_shape(text, refused, vocabulary, q["question"]))
         row["fail_reasons"] = failure_reasons(row)
         row["failed"] = bool(row["fail_reasons"])
         rows.append(row)

@@ -264,6 +264,12 @@ def test_artifacts_text_and_statements():
     assert M.artifacts("", VOCAB) == [] and M.artifacts("No marker here, therefore nothing to check", VOCAB) == []
 
 
+def test_a_sentence_about_the_report_is_no_artifact_when_asked_who_made_it():
+    answer = "This study was commissioned by the Office from the Policy Group, whose researchers drafted it. [1]"
+    assert [a["kind"] for a in M.artifacts(answer, VOCAB)] == ["meta_sentence"]
+    assert M.artifacts(answer, VOCAB, question="Who drafted the study, and who commissioned it?") == []
+
+
 def test_answer_words_and_bullets():
     answer = ("The reports do not give this figure. What they say on the topic:\n\n"
               "*Nuremberg (Germany), city:* Nuremberg set up the ZAM. [1] It helps. [2]\n\n"
