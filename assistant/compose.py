@@ -368,8 +368,11 @@ class ExtractiveComposer:
             return bool(DIRECTIVE.search(x.text)) and value[x.key] >= advice_floor
 
         if analysis.about_report:
-            # "Who drafted the study, and who commissioned it?": the sentence saying who made it
-            maker = next((x for x in ranked if value[x.key] >= floor and MADE_BY.search(x.text)), None)
+            # "Who drafted the study, and who commissioned it?": the sentence of its front matter saying
+            # who made it (not "… projects, often funded by foundations" elsewhere)
+            makers = [x for x in ranked if MADE_BY.search(x.text)]
+            maker = next((x for x in makers if x.hit.front_matter), None) or next(
+                (x for x in makers if value[x.key] >= floor), None)
             if maker is not None:
                 return maker
         advice = next(filter(advises, ranked), None) if "recommendation" in analysis.asks else None

@@ -33,7 +33,7 @@ from .models import (
     ScoredSentence,
 )
 from .prompts import load_prompt
-from .scoring import UNQUOTABLE, evidence_strength
+from .scoring import MADE_BY, UNQUOTABLE, evidence_strength
 from .settings import GateSettings
 from .text import QUESTION_NOISE, content_terms, name_key
 
@@ -82,7 +82,10 @@ class Gate:
         signals = {"evidence": round(evidence, 4)}
         if unknown and evidence < s.unknown_terms_evidence:
             return GateDecision(False, "unknown_terms", evidence, unknown=unknown, signals=signals)
-        if not scored or evidence < self.threshold(own_focus or rewrite.question):
+        # (a question about the report itself is answered by its front matter, whatever the evidence
+        # of its few words: "Who funded the OSCE study?")
+        made_by = analysis.about_report and any(x.hit.front_matter and MADE_BY.search(x.text) for x in scored)
+        if not scored or (evidence < self.threshold(own_focus or rewrite.question) and not made_by):
             return GateDecision(False, "weak_evidence", evidence, unknown=unknown, signals=signals)
         missing = self._missing_fact(analysis, scored) or self._uncovered_slot(rewrite, scored)
         if missing:

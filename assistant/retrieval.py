@@ -5,6 +5,7 @@ importable from here) exposes it as a LangChain ``BaseRetriever``; LangChain is 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from .analysis import analyse, detect_reports, strip_report_names  # noqa: F401 
 from .index import LoadedIndex
 from .models import Hit, QueryAnalysis, ReportMeta, RetrievalFilters  # noqa: F401 - re-exported
 from .scoring import DIRECTIVE, MADE_BY, POINTS_BACK, sentence_flags  # noqa: F401 - DIRECTIVE re-exported
-from .text import content_terms
+from .text import content_terms, inner_names
 
 
 
@@ -142,25 +143,27 @@ class HybridSearch:
         return hits + extra
 
     def with_front_matter(self, hits: list[Hit], analysis: QueryAnalysis) -> list[Hit]:
-        """``hits`` and, after them, for a question about a report itself ("Who drafted the OSCE
-        study?", ``QueryAnalysis.about_report``), the passages among the first ``front_matter_passages``
-        of that report (the one it names, else the top hit's) that say who made it ("… was
-        commissioned by ODIHR from …", "… is cofinanced by the European Union"): the front matter
-        answers it, and a question's words rarely bring it."""
+        """``hits`` and, after them, for a question about a report or project it names ("Who drafted the
+        OSCE study?", ``QueryAnalysis.about_report``), the passages among its first and last
+        ``front_matter_passages`` that say who made it ("… was commissioned by ODIHR from …", "… is
+        cofinanced by the European Union", a brief's closing "developed in … funded by …"): front and
+        back matter answer it, and a question's few words rarely bring them. Such hits are marked
+        ``front_matter``."""
         n = self.settings.front_matter_passages
         if not analysis.about_report or n <= 0 or not hits:
             return hits
-        sources = analysis.named_sources or [hits[0].passage.source]
-        have = {h.index for h in hits}
-        extra: list[Hit] = []
+        # the report it names, or, for a project it names ("the INTERACT project"), the top hit's report;
+        # "Who wrote the report?" names none
+        sources = analysis.named_sources or ([hits[0].passage.source] if inner_names(analysis.text) else [])
+        front = set()
         for source in sources:
-            first = [i for i, p in enumerate(self.index.passages) if p.source == source][:n]
-            for i in first:
-                p = self.index.passages[i]
-                if i not in have and any(MADE_BY.search(t) for t in p.sentences):
-                    extra.append(Hit(i, p, hits[-1].score, hits[-1].dense, None, None))
-                    have.add(i)
-        return hits + extra
+            own = [i for i, p in enumerate(self.index.passages) if p.source == source]
+            front |= {i for i in own[:n] + own[-n:] if any(MADE_BY.search(t) for t in self.index.passages[i].sentences)}
+        out = [replace(h, front_matter=True) if h.index in front else h for h in hits]
+        have = {h.index for h in hits}
+        out += [Hit(i, self.index.passages[i], hits[-1].score, hits[-1].dense, None, None, front_matter=True)
+                for i in sorted(front - have)]
+        return out
 
     def _next_in_section(self, i: int, look: int = 4) -> int | None:
         """The passage after ``i`` in its report and section, skipping notes printed between them."""

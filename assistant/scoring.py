@@ -54,6 +54,8 @@ MADE_BY = re.compile(
 BIBLIO = re.compile(
     r"\(\d{4}[a-z]?\)\s*:\s*\d|\((?:19|20)\d\d[a-z]?\),\s*[“\"‘]|^[A-Z][\w’'-]+,\s[A-Z][^.;:]{0,80}\((?:19|20)\d\d[a-z]?\)[,.]|\b\d{4}\)?\s*:\s*\d+(?:[–-]\d+)?\s*\.?$|\bpp?\.\s*\d|\bvol\.\s*\d|\bno\.\s*\d|"
     r"\bet al\.|\b(?:PhD thesis|working paper|retrieved from|accessed on|last accessed|ISBN|doi:|eds?\.\s*[,(]|op\.\s*cit\b)|\(eds?\.\)|"
+    # a publisher's imprint: "(Paris: OECD Publishing, 2012)", "(Toronto: Knopf Canada, 2010)"
+    r"\([A-Z][\w .’'-]{1,40}:\s[^():]{2,80},\s*(?:19|20)\d\d[a-z]?\)|"
     r"^\W*sources?\s*:|^\W*for (?:an overview|more|further|details|a discussion|a review|an analysis)\b[^.]{0,100}\bsee\s+[A-Z]|\bIbid\b|^\W*(?:see|cf\.)\s+[A-Z]|^\W*(?:interview|personal communication|email|e-mail)s? (?:with|by|from)\b",
     re.I,
 )

@@ -468,8 +468,8 @@ class Settings(BaseSettings):
     front_matter_passages: int = Field(
         6,
         description=(
-            "A question about a report itself ('Who drafted the OSCE study?') also gets those of the report's first "
-            "passages that say who made it (commissioned, funded, drafted … by). 0 turns this off."
+            "A question about a report it names ('Who drafted the OSCE study?') also gets those of the report's first "
+            "and last this many passages that say who made it (commissioned, funded, drafted … by). 0 turns this off."
         ),
     )
     max_per_report: int = Field(5, description="Diversity cap: at most this many of the top_k from one report.")

@@ -174,3 +174,10 @@ def test_who_made_a_report_is_answered_from_its_front_matter(assistant):
     answer = assistant.ask("Who pays for the INTERACT project, and who carries it out?")
     assert_well_cited(answer)
     assert "cofinanced by the European Union" in answer.answer.split("\n")[0]
+    # a few words are enough (not "… projects, often funded by foundations" from the body), and a
+    # brief's back matter counts too
+    assert "commissioned by ODIHR" in assistant.ask("Who funded the OSCE study?").answer.split("\n")[0]
+    answer = assistant.ask("Who wrote the EPC brief?")
+    assert not answer.refused and "funded by Stiftung Mercator" in answer.answer.split("\n")[0]
+    # … but "the report" names none
+    assert assistant.ask("Who wrote the report?").refused

@@ -140,6 +140,12 @@ def test_a_plural_possessive_is_no_closing_quote():
     assert quote_balance("It works,’ said the mayor.") == -1
 
 
+def test_a_reference_with_a_publishers_imprint_is_a_reference_line():
+    assert "biblio" in sentence_flags(
+        "Organization for Economic Cooperation and Development (OECD), Settling In (Paris: OECD Publishing, 2012), 127.")
+    assert "biblio" not in sentence_flags("The plan (Germany: 2007, renewed 2012) was adopted by the cabinet.")
+
+
 def test_a_link_in_the_closing_clause_is_cut_off_not_the_sentence():
     note = ("Research output of the project includes case studies on Amsterdam, Barcelona, Milan, Prague, Turku and "
             "Warsaw, project website, <http://example.org/outputs.html>.")
