@@ -37,9 +37,9 @@ _ASK_NUMBER = re.compile(
 _ASK_YEAR = re.compile(r"\b(when (did|was|were|has|have|will)|what year|which year|since when|in what year)\b", re.I)
 _ASK_NAME = re.compile(
     r"\b(which|who|whom|whose|what is the name|named|called|an example|any example|example of|examples of|"
-    r"one (?:\w+ )?(?:city|town|country|municipality|region|organi[sz]ation)|any (?:\w+ )?(?:city|town|country|"
-    r"municipality|region|organi[sz]ation)|(?:did|has|have|was|were) (?:a|an) (?:\w+ )?(?:city|town|country|"
-    r"municipality|region|organi[sz]ation)|where)\b",
+    r"one (?:\w+ )?(?:city|town|country|municipality|region|organi[sz]ation)|any (?:\w+ )?(?:cit(?:y|ies)|towns?|"
+    r"countr(?:y|ies)|municipalit(?:y|ies)|regions?|organi[sz]ations?)|(?:did|has|have|was|were) (?:a|an) (?:\w+ )?"
+    r"(?:city|town|country|municipality|region|organi[sz]ation)|where)\b",
     re.I,
 )
 # a place asked for outright ("which town", "Has any city …?", "one German city"), a stronger sign than "where"
@@ -119,14 +119,20 @@ def asked_place_span(question: str) -> str | None:
     return " ".join(spans) or None
 
 
+_ASKS = (("number", _ASK_NUMBER), ("year", _ASK_YEAR), ("name", _ASK_NAME), ("reason", _ASK_REASON),
+         ("recommendation", _RECOMMEND_Q))
+
+
 def asks_for(question: str) -> frozenset[str]:
     """The kinds of fact a question asks for: number, year, name, reason, recommendation."""
-    kinds = set()
-    for kind, pattern in (("number", _ASK_NUMBER), ("year", _ASK_YEAR), ("name", _ASK_NAME),
-                          ("reason", _ASK_REASON), ("recommendation", _RECOMMEND_Q)):
-        if pattern.search(question):
-            kinds.add(kind)
-    return frozenset(kinds)
+    return frozenset(kind for kind, pattern in _ASKS if pattern.search(question))
+
+
+def asks_in_order(question: str) -> tuple[str, ...]:
+    """The kinds of fact asked for, in the order the question asks them: ('name', 'number') for
+    "Were any Turkish cities part of it, and how many cities took part overall?"."""
+    found = [(m.start(), kind) for kind, pattern in _ASKS if (m := pattern.search(question))]
+    return tuple(kind for _, kind in sorted(found))
 
 
 # where a compound question starts another question: "How many ..., and who launched it?",

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .analysis import asked_place_kind, asked_place_span, asks_for_place
+from .analysis import asked_place_kind, asked_place_span, asks_for_place, asks_in_order
 from .catalogue import label_passage
 from .counted import asks_total, counted_noun, gives_count
 from .extraction import RELATED_LEVELS, countries_named, country_of_place, places
@@ -425,8 +425,9 @@ class ExtractiveComposer:
                            {c for _, c, k in places(span) if k == "country" and c})
         wants_place = bool(_PLACE_WORD.search(question))
         place_kind = asked_place_kind(analysis.focus or analysis.text)
-        for kind in ("number", "year", "name"):
-            if kind not in analysis.asks:
+        # (the kind asked first leads: "Were any Turkish cities part of it, and how many took part?")
+        for kind in asks_in_order(analysis.text):
+            if kind not in ("number", "year", "name") or kind not in analysis.asks:
                 continue
             for x in ranked:
                 if value[x.key] < floor:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from assistant.analysis import about_report, analyse, asked_place_kind, asked_place_span, asks_for, person_asked
+from assistant.analysis import (
+    about_report,
+    analyse,
+    asked_place_kind,
+    asked_place_span,
+    asks_for,
+    asks_in_order,
+    person_asked,
+)
 from assistant.assemble import FLAG, render
 from assistant.gate import Gate, corpus_vocabulary, decline_message, nearest_topics
 from assistant.models import (
@@ -50,6 +58,13 @@ def test_the_kind_of_fact_asked_for():
         assert "reason" in asks_for(q), q
     assert "recommendation" in asks_for("What should national governments do about funding?")
     assert not asks_for("Describe the welcome desk in the town hall.") & {"number", "year", "name"}
+
+
+def test_the_kinds_of_fact_in_the_order_asked():
+    assert asks_in_order("Were any Turkish cities part of the network, and how many cities took part overall?") == (
+        "name", "number")
+    assert asks_in_order("When was the institute created, and how many counsellors does it have?") == ("year", "number")
+    assert asks_in_order("How many municipalities belong to it, and who launched it?")[:2] == ("number", "name")
 
 
 def test_the_place_a_question_asks_for():
