@@ -216,7 +216,7 @@ class Hit:
     rank_bm25: int | None
     cited_by: int | None = None  # a note: the position among the hits of the passage that cites it
     continues: int | None = None  # a passage that goes on from another ("The project began …"): that one's position among the hits
-    front_matter: bool = False  # brought for a question about the report itself: its first passages say who made it
+    front_matter: bool = False  # for a question about the report itself: a first or last passage saying who made it
 
 
 @dataclass
