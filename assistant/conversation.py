@@ -128,6 +128,7 @@ _CLAUSE = re.compile(
     re.I,
 )
 _SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+(?=[A-Z“\"‘'])")
+_NAME_IN = re.compile(r"(?<=\w\s)[A-ZÀ-Ý][\w’'-]+")  # a capitalised word inside a sentence
 _LEAD = re.compile(r"^\s*(and|but|so|or|also|then|ok|okay)\b", re.I)
 _OTHER_REPORTS = re.compile(
     r"\b(other|another|any|all|different|both|several)\s+(reports?|stud(y|ies)|sources?|documents?)\b|"
@@ -425,8 +426,25 @@ def _reference_in(question: str) -> str | None:
     return None
 
 
+def without_courtesy(question: str) -> str:
+    """``question`` without the short remarks that open it and ask nothing ("Thanks.", "Very
+    helpful, thank you."): sentences of at most six words, no question, no name and no actor,
+    group or policy field."""
+    sentences = _SENTENCE_BREAK.split(question.strip())
+    while len(sentences) > 1 and _courtesy(sentences[0]):
+        sentences = sentences[1:]
+    return " ".join(sentences)
+
+
+def _courtesy(sentence: str) -> bool:
+    return (len(sentence.split()) <= 6 and not sentence.rstrip().endswith("?") and not _NAME_IN.search(sentence)
+            and not any(pat.search(sentence) for pat in _SLOT_CLASSES))
+
+
 def ellipsis_slot(question: str) -> str | None:
-    """The new slot of an elliptical question ("What about Denmark?" -> "Denmark"), or None."""
+    """The new slot of an elliptical question ("What about Denmark?", "Thanks. And for the
+    regions?" -> "Denmark", "the regions"), or None."""
+    question = without_courtesy(question)
     for i, pat in enumerate(_ELLIPSIS):
         m = pat.match(question)
         if not m:
@@ -446,6 +464,7 @@ def needs_context(question: str, reports: list[ReportMeta]) -> bool:
 
 
 def _needs_context(question: str, table: Table) -> bool:
+    question = without_courtesy(question)
     sentences = _SENTENCE_BREAK.split(question.strip())
     if len(sentences) > 1 and not _has_subject(" ".join(sentences[:-1]), table):
         return _needs_context(sentences[-1], table)  # "Thanks. And what about Denmark?"
@@ -591,6 +610,7 @@ def _carry(question: str, previous: str, table: Table, how: str | None) -> str:
 def _rewrite(question: str, previous: str | None, table: Table) -> str:
     if not previous:
         return question
+    question = without_courtesy(question)
     slot = ellipsis_slot(question)
     if slot is not None:
         return _substitute(slot, previous, table) or _carry(question, previous, table, "slot")

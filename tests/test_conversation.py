@@ -332,5 +332,13 @@ def test_a_question_that_sets_its_own_scene_stands_alone(reports):
     ):
         assert not needs_context(q, reports), q
     # … but a courtesy before the follow-up sets no scene
-    for q in ("Thanks. And what about Denmark?", "OK. Why?", "That is interesting. Why did they do it?"):
+    for q in ("Thanks. And what about Denmark?", "OK. Why?", "That is interesting. Why did they do it?",
+              "Very helpful, thank you. And what about Denmark?"):
         assert needs_context(q, reports), q
+
+
+def test_a_courtesy_before_an_elliptical_followup_is_left_out(reports):
+    history = ["How do Swedish cities organise orientation courses for newcomers?"]
+    assert condense("Very helpful, thank you. And what about Denmark?", history, reports) == (
+        condense("And what about Denmark?", history, reports))
+    assert "Danish" in condense("Thanks. And what about Denmark?", history, reports)
