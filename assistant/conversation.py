@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .chunking import split_sentences
 from .domain import get_domain
 from .models import ReportMeta
 from .text import QUESTION_NOISE, STOPWORDS, inner_capitalised, words
@@ -127,8 +128,6 @@ _CLAUSE = re.compile(
     r"(?:,|\s+and)\s+(?=(?:what|which|how|why|who|whom|when|where|is|are|was|were|do|does|did|can|could)\b)",
     re.I,
 )
-_SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+(?=[A-Z“\"‘'])")
-_NAME_IN = re.compile(r"(?<=\w\s)[A-ZÀ-Ý][\w’'-]+")  # a capitalised word inside a sentence
 _LEAD = re.compile(r"^\s*(and|but|so|or|also|then|ok|okay)\b", re.I)
 _OTHER_REPORTS = re.compile(
     r"\b(other|another|any|all|different|both|several)\s+(reports?|stud(y|ies)|sources?|documents?)\b|"
@@ -380,7 +379,7 @@ def _reference(question: str, table: Table) -> str | None:
     # … and in a question of several sentences whose earlier ones set the scene ("I'm an official in a
     # town in Pakistan. Many of our people now live in Spain … What do the reports advise before we
     # start?") the last refers to them
-    sentences = _SENTENCE_BREAK.split(question.strip())
+    sentences = _sentences(question)
     if len(sentences) > 1 and _has_subject(" ".join(sentences[:-1]), table):
         return _reference(" ".join(sentences[:-1]), table)
     m = _CLAUSE.search(question)
@@ -426,18 +425,22 @@ def _reference_in(question: str) -> str | None:
     return None
 
 
+def _sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in split_sentences(text.strip())]
+
+
 def without_courtesy(question: str) -> str:
     """``question`` without the short remarks that open it and ask nothing ("Thanks.", "Very
     helpful, thank you."): sentences of at most six words, no question, no name and no actor,
     group or policy field."""
-    sentences = _SENTENCE_BREAK.split(question.strip())
+    sentences = _sentences(question)
     while len(sentences) > 1 and _courtesy(sentences[0]):
         sentences = sentences[1:]
     return " ".join(sentences)
 
 
 def _courtesy(sentence: str) -> bool:
-    return (len(sentence.split()) <= 6 and not sentence.rstrip().endswith("?") and not _NAME_IN.search(sentence)
+    return (len(sentence.split()) <= 6 and not sentence.rstrip().endswith("?") and not inner_capitalised(sentence)
             and not any(pat.search(sentence) for pat in _SLOT_CLASSES))
 
 
@@ -465,7 +468,7 @@ def needs_context(question: str, reports: list[ReportMeta]) -> bool:
 
 def _needs_context(question: str, table: Table) -> bool:
     question = without_courtesy(question)
-    sentences = _SENTENCE_BREAK.split(question.strip())
+    sentences = _sentences(question)
     if len(sentences) > 1 and not _has_subject(" ".join(sentences[:-1]), table):
         return _needs_context(sentences[-1], table)  # "Thanks. And what about Denmark?"
     if ellipsis_slot(question) is not None or _reference(question, table):
