@@ -85,8 +85,7 @@ def inner_names(text: str) -> list[tuple[str, ...]]:
         last_end = m.end()
     out = []
     for start, run in runs:
-        before = text[:start].rstrip(" \t“\"‘'(")
-        if not before or before[-1] in ".?!\n":  # "Which EU …", "Did Intercultural Cities …"
+        if _opens_sentence(text, start):  # "Which EU …", "Did Intercultural Cities …"
             run = run[1:] if len(run) == 1 or run[0].lower() in STOPWORDS else run
         if run:
             out.append(tuple(name_key(w) for w in run))
@@ -97,12 +96,13 @@ def inner_capitalised(text: str) -> list[str]:
     """The capitalised words of ``text`` inside its sentences, as written: the names a question
     carries ("Bern", "Ankara's"); the capital that opens it, or opens a later sentence of it
     ("… language classes. Has any city done that?"), is no sign of a name."""
-    out = []
-    for m in _CAPITALISED.finditer(text):
-        before = text[: m.start()].rstrip(" \t“\"‘'(")
-        if before and before[-1] not in ".?!\n":
-            out.append(m.group(0))
-    return out
+    return [m.group(0) for m in _CAPITALISED.finditer(text) if not _opens_sentence(text, m.start())]
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    """Does the word at ``start`` open ``text`` or one of its sentences (quotes and brackets aside)?"""
+    before = text[:start].rstrip(" \t“\"‘'(")
+    return not before or before[-1] in ".?!\n"
 
 
 def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:
