@@ -49,7 +49,6 @@ _ASK_PLACE = re.compile(
     re.I,
 )
 _PLACE_IN = re.compile(r"\s+(?:in|of|from)\s+(?:the\s+)?(?:[A-Z][\w’'-]*\s*){1,3}")
-_EMPTY = re.compile("").match("")
 _PLACE_KIND = {"cit": "city", "tow": "city", "mun": "city", "reg": "region", "cou": "country"}
 _ASK_REASON = re.compile(
     r"\b(why|reasons?|obstacles?|barriers?|hurdles?|challenges?|problems?|stands? in the way|difficult\w*|"
@@ -114,8 +113,10 @@ def asked_place_span(question: str) -> str | None:
     """The words that ask for a place outright, with what qualifies it ("any German city", "which
     towns in Morocco"); None when the question asks for none. A country named elsewhere in the
     question ("Our city has many Romanian workers … Did any city …?") does not say where the place is."""
-    spans = [question[m.start(): m.end()] + (_PLACE_IN.match(question, m.end()) or _EMPTY).group(0)
-             for m in _ASK_PLACE.finditer(question)]
+    spans = []
+    for m in _ASK_PLACE.finditer(question):
+        where = _PLACE_IN.match(question, m.end())  # "… towns in Morocco"
+        spans.append(question[m.start(): where.end() if where else m.end()])
     return " ".join(spans) or None
 
 

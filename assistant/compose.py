@@ -53,7 +53,6 @@ _MODAL = re.compile(r"\b(should|must|ought to|need(?:s)? to|would do well|could|
 _QUESTION_NAMES = FEATURES.index("question_names")
 
 
-
 def _gives_asked(x: ScoredSentence, kind: str, analysis: QueryAnalysis) -> bool:
     """Does the sentence give the kind of fact ("number", "year") the question asks for, one the
     question does not already contain? "How many municipalities …" needs a count of them ("134
