@@ -445,8 +445,8 @@ def _courtesy(sentence: str) -> bool:
 
 
 def ellipsis_slot(question: str) -> str | None:
-    """The new slot of an elliptical question ("What about Denmark?", "Thanks. And for the
-    regions?" -> "Denmark", "the regions"), or None."""
+    """The new slot of an elliptical question ("What about Denmark?" -> "Denmark", "Thanks. And for
+    the regions?" -> "for the regions"), or None."""
     question = without_courtesy(question)
     for i, pat in enumerate(_ELLIPSIS):
         m = pat.match(question)
