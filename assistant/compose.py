@@ -177,7 +177,7 @@ class ExtractiveComposer:
         # answer, it does not starve it of the sentences that follow the lead
         plain_top = max(self._worth(x) for x in quotable if x is not again or len(quotable) == 1)
         # "how many / when / which city": the sentence that gives that kind of fact comes first
-        lead = self._fact_lead(ranked, analysis, value, top, for_level)
+        lead = self._fact_lead(ranked, analysis, value, top, for_level, evidence.common_names)
         # after "And what about the regions?" a sentence on the slot leads, before one that only names
         # what the earlier turns named
         lead = self._slot_lead(lead or ranked[0], ranked, evidence, value, top) or lead
@@ -352,7 +352,8 @@ class ExtractiveComposer:
         return statements, context
 
     def _fact_lead(
-        self, ranked: list[ScoredSentence], analysis: QueryAnalysis, value: dict, top: float, for_level: set
+        self, ranked: list[ScoredSentence], analysis: QueryAnalysis, value: dict, top: float, for_level: set,
+        common: frozenset[str] = frozenset(),
     ) -> ScoredSentence | None:
         """The sentence that answers first: for "how can <a level> …" questions the best practice or
         recommendation of that level; for "how many / when / which city" questions the best one that
@@ -392,9 +393,11 @@ class ExtractiveComposer:
             return advice  # before a sentence that only names the question's places
         # the sentence naming most of the places, programmes and bodies the question names; a country
         # the question names ("German cities", "a Dutch town") is named as well by a sentence that
-        # names a city or region of it ("The Munich model …") as by the word itself
-        countries = {name_key(name): country for name, country, kind in places(analysis.text) if kind == "country" and country}
-        runs = inner_names(analysis.text)
+        # names a city or region of it ("The Munich model …") as by the word itself; a word most
+        # passages contain ("European cities") names nothing in particular
+        countries = {name_key(name): country for name, country, kind in places(analysis.text)
+                     if kind == "country" and country and name_key(name) not in common}
+        runs = [run for run in (tuple(w for w in r if w not in common) for r in inner_names(analysis.text)) if run]
         asked = {w for run in runs for w in run}
 
         def names(x: ScoredSentence, n: str) -> bool:
@@ -411,7 +414,8 @@ class ExtractiveComposer:
             return total
 
         named = [x for x in ranked if value[x.key] >= floor
-                 and (_names_asked(x) or any(names(x, n) for n in asked & countries.keys()))]
+                 and ((_names_asked(x) and (not common or names_count(x) > 0))
+                      or any(names(x, n) for n in asked & countries.keys()))]
         if named:
             best_named = max(named, key=lambda x: (names_count(x), value[x.key]))
             if best_named is not ranked[0]:

@@ -289,6 +289,9 @@ class Evidence:
     named_anew: frozenset[str] = frozenset()  # names a follow-up brings that earlier questions did not ("bern")
     new_slot: str | None = None  # the slot an elliptical follow-up moves to ("city level" in "And at city level?")
     part_vectors: Any = None  # embeddings of the parts of a compound question (rows), or None
+    # words of the question's names that so many passages contain that they name nothing in particular
+    # ("European", "EU" in these reports): a sentence is not the one that names what was asked for them
+    common_names: frozenset[str] = frozenset()
 
 
 @dataclass

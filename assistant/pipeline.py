@@ -39,7 +39,7 @@ from .models import (
 from .retrieval import HybridSearch
 from .scoring import SentenceScorer
 from .settings import Settings
-from .text import inner_capitalised, name_key
+from .text import inner_capitalised, inner_names, name_key
 
 
 class AnswerPipeline:
@@ -151,8 +151,11 @@ class AnswerPipeline:
         # each later part is read with the first, which names the subject ("who launched it?")
         parts = (self.index.embedder.embed([analysis.parts[0]] + [f"{p} ({analysis.parts[0]})" for p in analysis.parts[1:]])
                  if len(analysis.parts) > 1 else None)
+        share = self.settings.compose.common_name_share
+        common = frozenset(w for run in inner_names(analysis.text) for w in run if self.scorer.idf.share(w) >= share)
         timings["score"] = _ms(t2)
-        return kind, rewrite, Evidence(q, rewrite.standalone, analysis, hits, scored, qvec, part_vectors=parts), timings
+        return kind, rewrite, Evidence(q, rewrite.standalone, analysis, hits, scored, qvec, part_vectors=parts,
+                                       common_names=common), timings
 
     def ask(
         self, question: str, history: list[str] | None = None, filters: RetrievalFilters | None = None,

@@ -154,6 +154,11 @@ class IdfTable:
     def idf(self, term: str) -> float:
         return math.log(1 + self.n / (1 + self.df.get(term, 0)))
 
+    def share(self, word: str) -> float:
+        """The share of the passages that contain ``word`` (stemmed as content terms are)."""
+        terms = content_terms(word)
+        return max((self.df.get(t, 0) for t in terms), default=0) / self.n
+
 
 class CaseTable:
     """Which words are names in this corpus: written with a capital inside sentences and (almost)

@@ -216,6 +216,14 @@ class ComposeSettings(BaseModel):
         0.25,
         description="For 'how many' / 'when' / 'which city' questions, the best sentence giving a number / year / name leads if it reaches this share of the best rank.",
     )
+    common_name_share: float = Field(
+        0.15,
+        description=(
+            "A word of the question's names that at least this share of the passages contains ('European', 'EU' in "
+            "these reports) names nothing in particular: a sentence naming only such a word is not preferred as the one "
+            "naming what the question names."
+        ),
+    )
     recommendation_lead_ratio: float = Field(
         0.8,
         description="For 'how should …' / 'what do they advise …' questions, the best recommendation leads if it reaches this share of the best rank.",

@@ -128,6 +128,14 @@ def test_a_note_cited_by_a_top_passage_joins_the_hits(assistant):
     assert "knowledge, skills, and attitudes" in answer.answer
 
 
+def test_a_name_word_most_passages_contain_is_common(assistant):
+    # "European" is in about a fifth of the shipped passages: it names nothing in particular, and the
+    # sentence that only repeats it does not lead; "Morocco" is a name
+    question = "What stops European municipalities from cooperating with towns in Morocco?"
+    _, _, evidence, _ = assistant.pipeline.evidence(question, [])
+    assert evidence.common_names == frozenset({"european"})
+
+
 def test_the_passage_that_goes_on_from_the_top_one_joins_the_hits(assistant):
     # "… NEXUS, a project funded by the EU …" | next passage: "The project began in December 2012 and
     # operates in four pilot areas (… Cahul, Edinet, Ungheni, and Chisinau)": it never names NEXUS

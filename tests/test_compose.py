@@ -418,6 +418,25 @@ def test_a_country_named_by_its_adjective_is_named_too_by_a_city_of_it():
     assert quotes(draft)[0].startswith("Barcelona runs")
 
 
+def test_a_name_word_most_passages_contain_does_not_pull_the_lead():
+    # "a European city": a sentence that only repeats "European" is not the one naming what was asked;
+    # with the word not common, the sentence naming it leads as before
+    generic = passage("p1", ["Numerous governments in European countries support migrant initiatives."])
+    role = passage("p2", ["Hometown associations link a region of origin with the destination country."], source="r2.txt")
+    world = World([generic, role])
+    question = "What role do migrant associations play in partnerships between a European city and its partner town?"
+    analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=True, focus=question)
+
+    def lead(common: frozenset[str]) -> str:
+        scored = world.scored({(0, 0): 0.8, (1, 0): 0.9})
+        scored[0].features[FEATURES.index("question_names")] = 1.0  # it names the question's "European"
+        evidence = Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset(), common_names=common)
+        return quotes(ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence))[0]
+
+    assert lead(frozenset({"european"})).startswith("Hometown associations")
+    assert lead(frozenset()).startswith("Numerous governments")
+
+
 def test_a_place_lead_is_a_city_of_the_country_asked_for():
     p = passage("p1", ["It is worth noting that Moroccans are underrepresented in the Dutch police force.",
                        "The police of Rotterdam and Casablanca exchange knowledge on transnational crime.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assistant.analysis import (
     about_report,
     analyse,
@@ -178,6 +180,8 @@ def test_a_link_in_the_closing_clause_is_cut_off_not_the_sentence():
 def test_idf_weights_rare_terms_higher():
     idf = IdfTable([passage("a", "city funding"), passage("b", "city desk"), passage("c", "city charter")])
     assert idf.idf("charter") > idf.idf("citi")
+    # the share of passages with a word, stemmed as the table is: "Cities" is in all three, "desk" in one
+    assert idf.share("Cities") == 1.0 and idf.share("desk") == pytest.approx(1 / 3) and idf.share("Bern") == 0.0
 
 
 class _Index:
