@@ -731,11 +731,29 @@ def _quotable_item(x: ScoredSentence, by_key: dict) -> bool:
 
 
 def _needs_antecedent(x: ScoredSentence) -> bool:
-    """A sentence that opens with a bare pronoun ("It", "They", "This") or carries a connective in
-    its first words ("There are risks, however, …": it cannot be trimmed) cannot stand alone."""
+    """A sentence that opens with a bare pronoun ("It", "They", "This is …") or carries a connective
+    in its first words ("There are risks, however, …": it cannot be trimmed) cannot stand alone. A
+    demonstrative before a noun says what it points at ("This opinion is the basis for …"): with
+    its citation the sentence is understood without the one before."""
     if INNER_CONNECTIVE.match(x.text) and not CONNECTIVE.match(x.text):
         return True
     words = [w.lower().strip(",") for w in x.text.split()[:3]]
     if words and words[0] in _LEADING_ADVERBS:
         words = words[1:]
+    if (len(words) > 1 and words[0] in {"this", "these", "those"} and words[1].isalpha()
+            and words[1] not in _VERB_AFTER_DEMONSTRATIVE):
+        return False
     return "anaphor" in x.flags and bool(words) and words[0] in {"it", "they", "this", "these", "those", "he", "she", "its", "their", "such"}
+
+
+# what follows a demonstrative used as a bare pronoun ("This is …", "These include …", "This led to …")
+_VERB_AFTER_DEMONSTRATIVE = frozenset(
+    "is are was were be been has have had can could will would may might must should shall does did do also "
+    "means meant mean shows showed show led leads lead makes made make gives gave give helps helped help "
+    "includes included include allows allowed allow requires required require suggests suggested suggest "
+    "seems seemed seem appears appeared appear applies applied apply became becomes become remains remained "
+    "remain creates created create reflects reflected reflect indicates indicated indicate implies implied "
+    "imply explains explained explain underlines underlined highlights highlighted raises raised raise "
+    "took takes take brings brought bring enables enabled enable ensures ensured ensure resulted results result "
+    "not only".split()
+)

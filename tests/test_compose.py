@@ -100,6 +100,17 @@ def test_a_sentence_that_needs_its_antecedent_brings_it():
     assert quotes(draft)[0] == "The town of Kestrel set up a diaspora office in 2012. It advises emigrants on investing at home and on pensions."
 
 
+def test_a_demonstrative_before_a_noun_stands_without_its_antecedent():
+    # "This opinion is the basis for …" opens its passage, the sentence before it is not there: it is
+    # quoted all the same (its noun says what it points at); "This means that …" is not
+    lead = passage("p1", ["Local authorities are where integration policy is carried out in practice."])
+    opinion = passage("p2", ["This opinion is the basis for the Cities and Regions for Integration initiative."], source="r2.txt")
+    means = passage("p3", ["This means that towns should share their integration practices more widely."], source="r3.txt")
+    draft = compose(World([lead, opinion, means]), {(0, 0): 0.9, (1, 0): 0.85, (2, 0): 0.85},
+                    free_passages=3, max_passages=3)
+    assert [q.split()[:2] for q in quotes(draft)] == [["Local", "authorities"], ["This", "opinion"]]
+
+
 def test_a_lead_in_comes_with_its_first_item_or_not_at_all():
     p = passage("p1", ["The strategy rests on three pillars:", "language courses offered in every district of the city.",
                        "A separate section covers funding for the courses in detail."])
