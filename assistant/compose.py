@@ -387,7 +387,11 @@ class ExtractiveComposer:
             best = next(x for x in ranked if x.key in for_level)
             if advice is not None and not DIRECTIVE.search(best.text):
                 best = next((x for x in ranked if x.key in for_level and advises(x)), best)
-            if value[best.key] >= floor:
+            # (the level bonus orders the answer; on its own rank the sentence must be nearly as close to
+            # the question as the best one: not "… member states and EU institutions should focus on (i)
+            # …" before "This should preclude any ad hoc and stop-and-go involvement …")
+            if (value[best.key] >= floor
+                    and self._worth(best) >= self.settings.level_lead_ratio * max(map(self._worth, ranked))):
                 return best
         if advice is not None:
             return advice  # before a sentence that only names the question's places

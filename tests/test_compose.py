@@ -495,6 +495,26 @@ def test_advice_to_the_eu_is_no_answer_to_what_an_origin_town_hall_can_do():
     assert "Commission" in answer(("destination_city",))
 
 
+def test_a_sentence_for_the_level_asked_leads_only_when_nearly_as_close_as_the_best():
+    # the level bonus orders the answer, but advice to all levels at once, far below the paragraph that
+    # answers, does not open it; nearly as close, the sentence for the level asked leads
+    answer = "Standing frameworks should preclude any stop-and-go involvement of cities in national decisions."
+    level = "Local authorities, member states and EU institutions should focus on three priorities."
+    world = World([passage("p1", [answer]), passage("p2", [level], source="r2.txt")])
+    catalogue = Catalogue({level: ("destination_national", "recommendation")})
+    question = "How can national governments avoid consulting cities only now and then?"
+    analysis = QueryAnalysis(text=question, wants_recommendations=True, wants_practices=False, focus=question,
+                             levels=("destination_national",), asks=frozenset({"recommendation"}))
+
+    def lead(level_prob: float) -> str:
+        evidence = Evidence(question, question, analysis, [], world.scored({(0, 0): 0.9, (1, 0): level_prob}),
+                            np.zeros(3), frozenset())
+        return quotes(ExtractiveComposer(world, ComposeSettings(), catalogue=catalogue).compose(evidence))[0]
+
+    assert lead(0.5).startswith("Standing frameworks")
+    assert lead(0.8).startswith("Local authorities")
+
+
 def test_a_quotation_comes_whole_or_not_at_all():
     p = passage("p1", ["As the mayor put it, ‘It was obvious that these people were torn between two countries.",
                        "We had to do something.’",
