@@ -89,9 +89,9 @@ class HybridSearch:
                 score *= s.footnote_weight
             if analysis.wants_recommendations and not analysis.wants_practices:
                 if p.section_kind in ("recommendations", "summary"):
-                    score *= 1.25
+                    score *= s.advice_section_weight
                 if DIRECTIVE.search(p.text):
-                    score *= 1.15
+                    score *= s.advice_passage_weight
             hits.append(Hit(i, p, score, float(cos[i]), dense_rank.get(i), bm25_rank.get(i)))
         hits.sort(key=lambda h: h.score, reverse=True)
         return self._diversify(hits, k, single_report=len(sources or []) == 1)
