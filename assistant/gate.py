@@ -75,7 +75,7 @@ class Gate:
         """``kind``: guard.classify of the question; ``own_focus``: the user's own words (not what a
         follow-up rewrite carried over from earlier turns)."""
         s = self.settings
-        evidence = evidence_strength(scored, hits)
+        evidence = evidence_strength(scored, hits, s.evidence_sentence_share, s.evidence_sim_share)
         if kind is not None:
             return GateDecision(False, kind, evidence)
         unknown = unknown_terms(own_focus or rewrite.question, self.vocabulary)

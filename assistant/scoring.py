@@ -23,6 +23,7 @@ import numpy as np
 from .domain import get_domain
 from .extraction import countries_named
 from .models import Hit, QueryAnalysis, ScoredSentence
+from .settings import ScoringSettings
 from .text import QUESTION_NOISE, content_terms, stem, words
 
 _NUMBER = re.compile(
@@ -347,9 +348,10 @@ def defined_acronyms(texts) -> dict[str, frozenset[str]]:
 class SentenceScorer:
     """Features and fact probability of every sentence of the retrieved passages."""
 
-    def __init__(self, index, idf, weights: dict[str, float]):
+    def __init__(self, index, idf, weights: dict[str, float], settings: ScoringSettings | None = None):
         self.index = index
         self.idf = idf
+        self.settings = settings or ScoringSettings()
         self.case = CaseTable(p.sentences for p in index.passages)
         self.weights = np.array([float(weights.get(name, 0.0)) for name in FEATURES], dtype=np.float64)
         self._facts: dict[int, dict[str, str]] = {}
@@ -399,6 +401,7 @@ class SentenceScorer:
             if kind == "country" and country for t in content_terms(name) if t in qterms
         }
         col = {name: i for i, name in enumerate(FEATURES)}
+        st = self.settings
         out: list[ScoredSentence] = []
         for position, hit in enumerate(hits):
             # a note brought by the passage that cites it, or a passage brought by the one it goes on
@@ -457,18 +460,21 @@ class SentenceScorer:
                     x[col[key]] = value
                 z = float(x @ self.weights)
                 prob = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-                relevance = 0.55 * float(sims[pos]) + 0.35 * cov + 0.10 * (1 - rank / len(hits))
+                relevance = (st.relevance_sim * float(sims[pos]) + st.relevance_coverage * cov
+                             + st.relevance_rank * (1 - rank / len(hits)))
                 if "recommendation" in asks and DIRECTIVE.search(text):
-                    relevance += 0.06
+                    relevance += st.relevance_advice_bonus
                 out.append(ScoredSentence(position, hit, pos, row, text, float(sims[pos]), cov, prob, relevance, x, flags, facts))
         return out
 
 
-def evidence_strength(scored: list[ScoredSentence], hits: list[Hit]) -> float:
+def evidence_strength(scored: list[ScoredSentence], hits: list[Hit], sentence_share: float = 0.7,
+                      sim_share: float = 0.6) -> float:
     """One number in 0..1 for 'do the reports answer this?': the best quotable sentence's similarity
-    and term coverage, and the best passage's similarity."""
+    and term coverage (``sim_share`` of the first), and the best passage's similarity (the rest of
+    ``sentence_share``); the shares are GateSettings.evidence_*."""
     quotable = [s for s in scored if not (s.flags & UNQUOTABLE)]
     if not quotable or not hits:
         return 0.0
-    best = max(0.6 * s.sim + 0.4 * s.coverage for s in quotable)
-    return 0.7 * best + 0.3 * max(h.dense for h in hits)
+    best = max(sim_share * s.sim + (1 - sim_share) * s.coverage for s in quotable)
+    return sentence_share * best + (1 - sentence_share) * max(h.dense for h in hits)

@@ -61,16 +61,40 @@ SENTENCE_WEIGHTS: dict[str, float] = {
 
 
 class ScoringSettings(BaseModel):
-    """Stage 5, score: how likely each retrieved sentence is to carry a fact the question asks for."""
+    """Stage 5, score: how likely each retrieved sentence is to carry a fact the question asks for, and
+    how close it is to the question."""
 
     weights: dict[str, float] = Field(
         default_factory=lambda: dict(SENTENCE_WEIGHTS),
         description="Logistic weight of each feature of assistant.scoring.FEATURES (missing features weigh 0).",
     )
+    relevance_sim: float = Field(
+        0.55, description="A sentence's closeness to the question: this weight on its cosine to the question ..."
+    )
+    relevance_coverage: float = Field(
+        0.35, description="... this weight on the idf-weighted share of the question's content words it contains ..."
+    )
+    relevance_rank: float = Field(
+        0.10, description="... and this weight on the rank of its passage among the hits (1 for the first, towards 0 for the last)."
+    )
+    relevance_advice_bonus: float = Field(
+        0.06, description="Added to the closeness of a sentence with a directive ('should', 'must' …) when the question asks for advice."
+    )
 
 
 class GateSettings(BaseModel):
     """Stage 6, gate: answer or decline."""
+
+    evidence_sentence_share: float = Field(
+        0.7,
+        description=(
+            "The evidence score is this share of the best quotable sentence's mix of cosine and coverage, plus the rest "
+            "of the best passage's cosine to the question (refusal_threshold and the bars below are calibrated on it)."
+        ),
+    )
+    evidence_sim_share: float = Field(
+        0.6, description="In that sentence mix, this share of its cosine to the question and the rest of its coverage."
+    )
 
     refusal_threshold: float = Field(
         0.42,
