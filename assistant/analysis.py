@@ -14,9 +14,13 @@ These are rules about the *form* of English questions; nothing here names a repo
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 
+from .domain import get_domain
 from .guard import without_asker
 from .models import QueryAnalysis, ReportMeta
+from .text import STOPWORDS
 
 _RECOMMEND_Q = re.compile(
     r"\b(recommend\w*|should|ought|advice|advise|propos\w*|suggest\w*|call(s|ed)? (on|for)|asked of|"
@@ -71,7 +75,9 @@ _ACTOR_QUESTION = re.compile(
 
 
 def report_names(question: str, reports: list[ReportMeta]) -> list[tuple[str, str]]:
-    """(source, the name as matched) for each report the question names."""
+    """(source, the name as matched) for each report the question names: by one of its aliases or
+    its short citation, else loosely, by words that name it before a document noun
+    (``named_by_words``: "the inclusive cities report", for a report added without aliases)."""
     q = " " + _NORM.sub(" ", question.lower()) + " "
     found = []
     for meta in reports:
@@ -81,6 +87,77 @@ def report_names(question: str, reports: list[ReportMeta]) -> list[tuple[str, st
             if len(n) >= 3 and f" {n} " in q:
                 found.append((meta.source, n))
                 break
+    return found or named_by_words(question, [(meta.source, meta.name_words, meta.title) for meta in reports])
+
+
+_WORD = re.compile(r"[^\W\d_][\w’'-]*")
+_DETERMINERS = frozenset("the this that its their his her your our".split())
+# a word of a report's text names it when that report uses it this often, and this many times as often
+# as any other report does ("OSCE" in the OSCE study, "translocal" in the IMISCOE chapter)
+NAME_MIN_COUNT = 3
+NAME_DOMINANCE = 3
+
+
+def _word_key(word: str) -> str:
+    return re.sub(r"[’']s$", "", word.lower())
+
+
+def name_words(reports: list[ReportMeta], passages: Iterable) -> dict[str, frozenset[str]]:
+    """For each report (by source), the words that name it in a question: those of its title, and
+    those its passages use at least NAME_MIN_COUNT times and NAME_DOMINANCE times as often as any
+    other report's passages do."""
+    counts: dict[str, Counter] = {meta.source: Counter() for meta in reports}
+    for p in passages:
+        if p.source in counts:
+            counts[p.source].update(_word_key(w) for w in _WORD.findall(p.text))
+    # each word's two largest counts over the reports: the largest among the *other* reports is the
+    # second when this report has the first
+    top: dict[str, tuple[int, int]] = {}
+    for c in counts.values():
+        for w, n in c.items():
+            first, second = top.get(w, (0, 0))
+            top[w] = (n, first) if n >= first else (first, max(second, n))
+    out = {}
+    for meta in reports:
+        own = counts[meta.source]
+        distinct = set()
+        for w, n in own.items():
+            first, second = top[w]
+            if n >= NAME_MIN_COUNT and n >= NAME_DOMINANCE * (second if n == first else first):
+                distinct.add(w)
+        title = {_word_key(w) for w in _WORD.findall(meta.title)}
+        out[meta.source] = frozenset(w for w in distinct | title if len(w) > 2 and w not in STOPWORDS)
+    return out
+
+
+def named_by_words(question: str, table: Iterable[tuple[str, frozenset[str], str]]) -> list[tuple[str, str]]:
+    """(source, the name as matched) for each report a question names by a singular document noun
+    after words that only that report's ``name_words`` hold, or only its title (``table``: source,
+    name words, title): "the inclusive cities report", "the OSCE study", "the mayors brief" ("the
+    reports", "the latest study" or words several reports share name none)."""
+    domain = get_domain()
+    if not domain.document_nouns:
+        return []
+    table = [(source, words, {_word_key(w) for w in _WORD.findall(title)}) for source, words, title in table if words]
+    found: list[tuple[str, str]] = []
+    nouns = "|".join(map(re.escape, domain.document_nouns))
+    for m in re.finditer(rf"\b({nouns})\b(?![’'-]?\w)", question, re.I):
+        words: list[str] = []
+        for w in reversed(list(_WORD.finditer(question[: m.start()]))[-5:]):
+            if w.group(0).lower() in _DETERMINERS:
+                start = w.start()
+                break
+            words.insert(0, _word_key(w.group(0)))
+        else:
+            continue  # no determiner before it: "… policy report cards", "Report 2020"
+        words = [w for w in words if w not in STOPWORDS and w not in domain.document_modifiers]
+        sources = [source for source, names, _ in table if words and all(w in names for w in words)]
+        if len(sources) > 1:  # "the mayors brief": another report says "mayors" too, this one's title does
+            sources = [source for source, _, title in table if source in sources and all(w in title for w in words)]
+        if len(sources) == 1 and sources[0] not in {f[0] for f in found}:
+            # the name as the question words it, determiner included: a follow-up carries "the translocal
+            # chapter", which names the report again
+            found.append((sources[0], _NORM.sub(" ", question[start : m.end()].lower()).strip()))
     return found
 
 
@@ -93,6 +170,7 @@ def strip_report_names(question: str, names: list[str]) -> str:
     """The question without the report names found in it (as matched by report_names)."""
     text = " " + re.sub(r"[^A-Za-z0-9À-ÿ’'-]+", " ", question) + " "
     for name in names:
+        name = re.sub(r"^(?:the|this|that|its|their|his|her|your|our)\s+", "", name)  # named_by_words keeps it
         text = re.sub(r"(?i)\b(the |in the |according to the )?" + r"\W+".join(map(re.escape, name.split())) + r"\b", " ", text)
     return " ".join(text.split()) or question
 

@@ -26,13 +26,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .analysis import named_by_words
 from .chunking import split_sentences
 from .domain import get_domain
 from .models import ReportMeta
 from .text import QUESTION_NOISE, STOPWORDS, inner_capitalised, words
 
 # (source, its names normalised, longest first) per report: see _report_table
-Table = tuple[tuple[str, tuple[str, ...]], ...]
+Table = tuple[tuple[str, tuple[str, ...], frozenset[str], str], ...]  # (source, names, name_words, title)
 
 # --------------------------------------------------------------------------- vocabulary
 
@@ -234,16 +235,16 @@ _NORM = re.compile(r"[^a-z0-9à-ÿ]+")
 
 
 @lru_cache(maxsize=16)
-def _table_for(key: tuple[tuple[str, tuple[str, ...], str], ...]) -> Table:
+def _table_for(key: tuple[tuple[str, tuple[str, ...], str, frozenset[str], str], ...]) -> Table:
     out = []
-    for source, aliases, short in key:
+    for source, aliases, short, words, title in key:
         names = sorted([*aliases, short], key=len, reverse=True)
-        out.append((source, tuple(n for n in (_NORM.sub(" ", x.lower()).strip() for x in names) if len(n) >= 3)))
+        out.append((source, tuple(n for n in (_NORM.sub(" ", x.lower()).strip() for x in names) if len(n) >= 3), words, title))
     return tuple(out)
 
 
 def _report_table(reports: list[ReportMeta]) -> Table:
-    return _table_for(tuple((m.source, tuple(m.aliases), m.short_citation) for m in reports))
+    return _table_for(tuple((m.source, tuple(m.aliases), m.short_citation, m.name_words, m.title) for m in reports))
 
 
 @lru_cache(maxsize=4096)
@@ -252,12 +253,12 @@ def _report_names(text: str, table: Table) -> tuple[tuple[str, str], ...]:
     ``retrieval.detect_reports`` (which decides the report filter), precomputed for speed."""
     q = " " + _NORM.sub(" ", text.lower()) + " "
     found = []
-    for source, names in table:
+    for source, names, _, _ in table:
         for n in names:
             if f" {n} " in q:
                 found.append((source, n))
                 break
-    return tuple(found)
+    return tuple(found or named_by_words(text, [(source, words, title) for source, _, words, title in table]))
 
 
 @lru_cache(maxsize=4096)

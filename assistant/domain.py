@@ -58,6 +58,8 @@ class Domain:
     opinion_patterns: list[str]
     person_roles: tuple[str, ...] = ()  # roles held by one person ("mayor", "minister"): actors.yaml
     same_kind_nouns: tuple[tuple[str, ...], ...] = ()  # nouns a count treats alike: actors.yaml
+    document_nouns: tuple[str, ...] = ()  # "report", "study" …: how a question names a report (documents.yaml)
+    document_modifiers: frozenset[str] = frozenset()  # "latest", "first" …: words before one that name no report
     _demonyms: list[str] = field(default_factory=list)
     _city_overrides: dict[str, str] = field(default_factory=dict)
     _code_to_name: dict[str, str] = field(default_factory=dict)
@@ -292,6 +294,8 @@ def load_domain(directory: Path) -> Domain:
         opinion_patterns=list(documents.get("opinion_patterns") or []),
         person_roles=tuple(actors.get("person_roles") or ()),
         same_kind_nouns=tuple(tuple(str(n).lower() for n in group) for group in actors.get("same_kind_nouns") or ()),
+        document_nouns=tuple(str(n).lower() for n in documents.get("document_nouns") or ()),
+        document_modifiers=frozenset(str(n).lower() for n in documents.get("document_modifiers") or ()),
         _city_overrides=dict(overrides),
         _code_to_name=code_to_name,
         _demonyms=sorted(set(demonyms)),

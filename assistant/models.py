@@ -25,6 +25,14 @@ class ReportMeta(BaseModel):
     year: int | None = None
     kind: str = ""
     aliases: list[str] = Field(default_factory=list, description="Names officials use for it: 'the OSCE study'")
+    name_words: frozenset[str] = Field(
+        default_factory=frozenset,
+        exclude=True,
+        description=(
+            "Words that name it before a document noun ('the inclusive cities report'): its title's, and those its "
+            "text uses far more than any other report's. Computed from the index when it is served, never stored."
+        ),
+    )
 
 
 class Passage(BaseModel):

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 
 from .backends import AnswerBackend, ExtractiveBackend, make_backend
+from .analysis import name_words
 from .catalogue import Catalogue
 from .errors import AssistantError
 from .gate import Gate, corpus_vocabulary
@@ -46,8 +47,11 @@ class Assistant:
         self._state_mtime = self.manager.state_mtime()
         self.index = index
         # the generation's own list (it matches its passages even while an ingest is being committed)
-        self.reports: list[ReportMeta] = index.reports or (
+        reports: list[ReportMeta] = index.reports or (
             load_manifest(self.settings.knowledge_base_dir) + load_user_reports(self.settings))
+        # the words that name each report loosely ("the inclusive cities report"), from what it says
+        words = name_words(reports, index.passages)
+        self.reports = [r.model_copy(update={"name_words": words[r.source]}) for r in reports]
         self.catalogue = Catalogue.for_index(index, self.reports, self.settings)
         self.search = HybridSearch(index, self.reports, tags=self.catalogue)
         self.idf = IdfTable(index.passages)

@@ -258,6 +258,20 @@ def test_report_detection_matches_retrieval(reports):
         assert [s for s, _ in _report_names(text, table)] == detect_reports(text, reports), text
 
 
+def test_a_report_named_by_its_own_words_is_carried_like_an_alias(reports):
+    # a report added without aliases ("the translocal chapter" names it by a word of its title)
+    added = [r.model_copy(update={"aliases": [r.title], "name_words": frozenset({"translocal", "hometown"})})
+             if r.source == R2 else r.model_copy(update={"aliases": [r.title]}) for r in reports]
+    history = ["What does the translocal chapter say about hometown associations?"]
+    out = condense("Which countries does it mention?", history, added)
+    assert "translocal chapter" in out and detect_reports(out, added) == [R2]
+    from assistant.conversation import _report_names, _report_table
+
+    table = _report_table(added)
+    for text in ("the translocal chapter on Morocco", "the hometown report", "the translocal reports", "translocal links"):
+        assert [s for s, _ in _report_names(text, table)] == detect_reports(text, added), text
+
+
 def test_condense_is_fast(reports):
     """Pure Python, well under 1 ms a question (CPU time: other processes may load the machine)."""
     history = [

@@ -11,7 +11,9 @@ from assistant.analysis import (
     asked_place_span,
     asks_for,
     asks_in_order,
+    name_words,
     person_asked,
+    report_names,
 )
 from assistant.assemble import FLAG, render
 from assistant.gate import Gate, corpus_vocabulary, decline_message, nearest_topics
@@ -96,6 +98,29 @@ def test_named_reports_filter_and_are_not_matched_as_words():
     a = analyse("What does the cities study recommend about funding?", REPORTS)
     assert a.named_sources == ["r1.txt"] and "study" not in a.focus and "funding" in a.focus
     assert analyse("Do the reports agree on funding?", REPORTS).comparative
+
+
+def test_a_report_added_without_aliases_is_named_by_its_own_words():
+    # an added report has only its title as a name; "the translocal chapter" or "the OSCE study" name
+    # it by words its title holds or its text uses far more than any other report's
+    added = ReportMeta(source="a.txt", title="Translocal activities of local governments", short_citation="Added 2016")
+    osce = ReportMeta(source="b.txt", title="Co-ordination on local migrant integration", short_citation="Other 2017")
+    texts = {"a.txt": ["Hometown associations fund schools.", "Hometown associations build wells.",
+                       "Hometown groups meet mayors."],
+             "b.txt": ["OSCE participating States co-ordinate.", "The OSCE study compares OSCE States.",
+                       "Hometown associations are rare."]}
+    passages = [passage(f"{src}{i}", t, source=src) for src, ts in texts.items() for i, t in enumerate(ts)]
+    words = name_words([added, osce], passages)
+    assert {"translocal", "hometown"} <= words["a.txt"] and "osce" in words["b.txt"] and "osce" not in words["a.txt"]
+    reports = [added.model_copy(update={"name_words": words["a.txt"]}), osce.model_copy(update={"name_words": words["b.txt"]})]
+    assert report_names("What does the translocal chapter say about wells?", reports) == [("a.txt", "the translocal chapter")]
+    assert [s for s, _ in report_names("According to the OSCE study, who co-ordinates?", reports)] == ["b.txt"]
+    # a word both titles hold, modifiers, plurals and the bare collection name none
+    for question in ("What does the local report say?", "What does the latest study say?",
+                     "What do the translocal reports say?", "What does the report say about OSCE States?"):
+        assert report_names(question, reports) == [], question
+    a = analyse("What does the translocal chapter recommend about wells?", reports)
+    assert a.named_sources == ["a.txt"] and "chapter" not in a.focus and "wells" in a.focus
 
 
 # --------------------------------------------------------------------------- score
