@@ -126,7 +126,19 @@ def name_words(reports: list[ReportMeta], passages: Iterable) -> dict[str, froze
             if n >= NAME_MIN_COUNT and n >= NAME_DOMINANCE * (second if n == first else first):
                 distinct.add(w)
         title = {_word_key(w) for w in _WORD.findall(meta.title)}
-        out[meta.source] = frozenset(w for w in distinct | title if len(w) > 2 and w not in STOPWORDS)
+        out[meta.source] = frozenset(w for w in distinct | title | _maker_words(meta.authors)
+                                     if len(w) > 2 and w not in STOPWORDS)
+    return out
+
+
+def _maker_words(authors: str) -> set[str]:
+    """The words of a report's authors, and the initials of an institution among them ("Smith",
+    "European Economic and Social Committee" -> also "eesc"): "the Smith report", "the EESC opinion"."""
+    out = {_word_key(w) for w in _WORD.findall(authors)}
+    for name in re.split(r"[;,]", authors):
+        capitals = [w for w in _WORD.findall(name) if w[0].isupper()]
+        if len(capitals) >= 3:
+            out.add("".join(w[0] for w in capitals).lower())
     return out
 
 

@@ -121,6 +121,11 @@ def test_a_report_added_without_aliases_is_named_by_its_own_words():
         assert report_names(question, reports) == [], question
     a = analyse("What does the translocal chapter recommend about wells?", reports)
     assert a.named_sources == ["a.txt"] and "chapter" not in a.focus and "wells" in a.focus
+    # an institution as author names it by its words and its initials
+    eesc = ReportMeta(source="c.txt", title="Cooperation in integrating immigrants", short_citation="EESC 2011",
+                      authors="European Economic and Social Committee")
+    words = name_words([added, eesc], passages)
+    assert {"eesc", "committee"} <= words["c.txt"]
 
 
 # --------------------------------------------------------------------------- score
