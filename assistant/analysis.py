@@ -142,16 +142,15 @@ def _maker_words(authors: str) -> set[str]:
     return out
 
 
-def named_by_words(question: str, table: Iterable[tuple[str, frozenset[str], str]]) -> list[tuple[str, str]]:
-    """(source, the name as matched) for each report a question names by a singular document noun
-    after words that only that report's ``name_words`` hold, or only its title (``table``: source,
-    name words, title): "the inclusive cities report", "the OSCE study", "the mayors brief" ("the
-    reports", "the latest study" or words several reports share name none)."""
+def document_phrases(question: str) -> list[tuple[str, list[str]]]:
+    """The phrases of a question that name a document, a singular document noun after a determiner
+    and the words between ("the inclusion report", "the EPC brief"), each as (the phrase as written,
+    lower case, and its naming words without modifiers: ["inclusion"], ["epc"]). "The reports", "a
+    study" and "the latest study" give none."""
     domain = get_domain()
     if not domain.document_nouns:
         return []
-    table = [(source, words, {_word_key(w) for w in _WORD.findall(title)}) for source, words, title in table if words]
-    found: list[tuple[str, str]] = []
+    out = []
     nouns = "|".join(map(re.escape, domain.document_nouns))
     for m in re.finditer(rf"\b({nouns})\b(?![’'-]?\w)", question, re.I):
         words: list[str] = []
@@ -163,13 +162,25 @@ def named_by_words(question: str, table: Iterable[tuple[str, frozenset[str], str
         else:
             continue  # no determiner before it: "… policy report cards", "Report 2020"
         words = [w for w in words if w not in STOPWORDS and w not in domain.document_modifiers]
-        sources = [source for source, names, _ in table if words and all(w in names for w in words)]
+        if words:
+            out.append((_NORM.sub(" ", question[start : m.end()].lower()).strip(), words))
+    return out
+
+
+def named_by_words(question: str, table: Iterable[tuple[str, frozenset[str], str]]) -> list[tuple[str, str]]:
+    """(source, the name as matched) for each report a question names by a document phrase
+    (``document_phrases``) whose words only that report's ``name_words`` hold, or only its title
+    (``table``: source, name words, title): "the inclusion report", "the OSCE study", "the mayors
+    brief" (words several reports share name none). The name keeps its determiner: a follow-up that
+    carries "the translocal chapter" names the report again."""
+    table = [(source, words, {_word_key(w) for w in _WORD.findall(title)}) for source, words, title in table if words]
+    found: list[tuple[str, str]] = []
+    for phrase, words in document_phrases(question) if table else []:
+        sources = [source for source, names, _ in table if all(w in names for w in words)]
         if len(sources) > 1:  # "the mayors brief": another report says "mayors" too, this one's title does
             sources = [source for source, _, title in table if source in sources and all(w in title for w in words)]
         if len(sources) == 1 and sources[0] not in {f[0] for f in found}:
-            # the name as the question words it, determiner included: a follow-up carries "the translocal
-            # chapter", which names the report again
-            found.append((sources[0], _NORM.sub(" ", question[start : m.end()].lower()).strip()))
+            found.append((sources[0], phrase))
     return found
 
 

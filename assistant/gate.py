@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from .analysis import role_pattern
+from .analysis import document_phrases, role_pattern
 from .conversation import ellipsis_slot
 from .counted import asks_total, counted_noun, gives_count, gives_figure_of, measured_subject
 from .domain import get_domain
@@ -78,7 +78,10 @@ class Gate:
         evidence = evidence_strength(scored, hits, s.evidence_sentence_share, s.evidence_sim_share)
         if kind is not None:
             return GateDecision(False, kind, evidence)
-        unknown = unknown_terms(own_focus or rewrite.question, self.vocabulary)
+        # (a word that only names a document, "the EPC brief" when no report prints "EPC", is how the
+        # asker calls a report, not a subject the reports never mention)
+        naming = {w for _, words in document_phrases(rewrite.question) for w in words}
+        unknown = [t for t in unknown_terms(own_focus or rewrite.question, self.vocabulary) if t.lower() not in naming]
         signals = {"evidence": round(evidence, 4)}
         if unknown and evidence < s.unknown_terms_evidence:
             return GateDecision(False, "unknown_terms", evidence, unknown=unknown, signals=signals)

@@ -325,6 +325,15 @@ def test_a_name_the_reports_never_use_is_declined_by_name():
     assert not d.answer and d.reason == "unknown_terms" and d.unknown == ["Ruritania"]
 
 
+def test_a_name_that_only_calls_a_report_is_no_unknown_subject():
+    # "the Ruritania brief": the asker's name for a report (a publisher the text never prints) is not
+    # a subject the reports never mention; Ruritania as the subject still is
+    text = "The city funds language courses for newcomers from its own budget every year."
+    d = decide("What does the Ruritania brief say about how cities fund language courses?", text, 0.5, 0.5)
+    assert d.answer and not d.unknown
+    assert decide("What courses does Ruritania fund, according to the brief?", text, 0.45, 0.4).reason == "unknown_terms"
+
+
 def test_a_figure_the_passages_do_not_give_is_a_missing_fact():
     text = "The city funds language courses for newcomers from its own budget every year."
     d = decide("How much does the city spend on language courses?", text, 0.7, 0.8)
