@@ -618,3 +618,19 @@ def test_baseline_on_small_corpus(tmp_path, eval_assistant):
     assert (tmp_path / "out" / "baseline_results.jsonl").exists()
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "<th>baseline</th>" in html and "Baseline:" in html
+
+
+def test_as_added_moves_the_gold_of_the_left_out_report_only(tmp_path):
+    from evals.as_added import questions_for
+
+    f = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "a", "question": "?", "gold": [{"source": "003_x.txt", "start_line": 1, "end_line": 2},
+                                             {"source": "001_y.txt", "start_line": 5, "end_line": 5}]},
+        {"id": "b", "question": "?", "gold": [{"source": "001_y.txt", "start_line": 5, "end_line": 5}]},
+        {"id": "c", "question": "?", "gold": []},
+    ]
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    shipped, moved = questions_for("003_x.txt", "city_governance.txt", files=[f])
+    assert [q["id"] for q in shipped] == ["a"] and shipped[0]["gold"][0]["source"] == "003_x.txt"
+    assert [g["source"] for g in moved[0]["gold"]] == ["city_governance.txt", "001_y.txt"]
