@@ -60,6 +60,7 @@ class Domain:
     same_kind_nouns: tuple[tuple[str, ...], ...] = ()  # nouns a count treats alike: actors.yaml
     document_nouns: tuple[str, ...] = ()  # "report", "study" …: how a question names a report (documents.yaml)
     document_modifiers: frozenset[str] = frozenset()  # "latest", "first" …: words before one that name no report
+    generic_headings: str = ""  # "Executive Summary", "Chapter 8" …: opening lines that are no title (documents.yaml)
     _demonyms: list[str] = field(default_factory=list)
     _city_overrides: dict[str, str] = field(default_factory=dict)
     _code_to_name: dict[str, str] = field(default_factory=dict)
@@ -296,6 +297,7 @@ def load_domain(directory: Path) -> Domain:
         same_kind_nouns=tuple(tuple(str(n).lower() for n in group) for group in actors.get("same_kind_nouns") or ()),
         document_nouns=tuple(str(n).lower() for n in documents.get("document_nouns") or ()),
         document_modifiers=frozenset(str(n).lower() for n in documents.get("document_modifiers") or ()),
+        generic_headings=str(documents.get("generic_headings") or ""),
         _city_overrides=dict(overrides),
         _code_to_name=code_to_name,
         _demonyms=sorted(set(demonyms)),

@@ -12,6 +12,7 @@ from pathlib import Path
 from .chunking import make_passages
 from .documents import (Converted, TextLimitExceeded, docx_convert, html_convert, markdown_title, page_of_line,
                         pdf_convert)
+from .domain import get_domain
 from .errors import IngestError
 from .filecheck import ENV, MB, check_zip, decode_text, language_problem, read_file
 from .models import Passage, ReportMeta
@@ -199,12 +200,34 @@ def convert(path: Path, settings: Settings | None = None, follow_symlinks: bool 
     return conv
 
 
-def _guess_title(text: str, path: Path) -> str:
-    for line in text.splitlines():
-        line = line.strip().lstrip("#").strip()
-        if 3 <= len(line) <= 200:
-            return line
-    return path.stem
+def _guess_title(text: str, path: Path, look: int = 8) -> str:
+    """The title of a text given none: the first of its first ``look`` blocks of lines (or the first
+    line of the opening one, when the body follows without a blank line) that reads as a title: at most 25
+    words, no sentence in it, not a heading many reports open with ("Executive Summary"; one before
+    the title, "Chapter 8", is dropped: documents.yaml generic_headings); a title wrapped over lines
+    is joined. Else the file's name ("city_governance" -> "city governance")."""
+    generic = get_domain().generic_headings
+
+    def clean(lines: list[str]) -> str:
+        return " ".join(" ".join(x.strip().lstrip("#").strip().strip("*_").strip() for x in lines).split())
+
+    def titled(candidate: str) -> str | None:
+        if generic and (m := re.match(rf"(?:{generic})\s+(?=\S)", candidate, re.I)):
+            candidate = candidate[m.end():]  # "Chapter 8 Translocal Activities …"
+        if (not 3 <= len(candidate) <= 250 or len(candidate.split()) > 25 or not re.search(r"[^\W\d_]", candidate)
+                or candidate.lstrip("‘“\"'([").strip()[:1].islower()
+                or re.search(r"[.;,]$|\w[.!?]\s+[A-Z]", candidate)
+                or (generic and re.fullmatch(generic, candidate, re.I))):
+            return None
+        return candidate
+
+    blocks = [[x for x in b.splitlines() if x.strip()] for b in re.split(r"\n\s*\n", text) if b.strip()]
+    for i, lines in enumerate(blocks[:look]):
+        # (only the text's opening block may run from its title into the body without a blank line)
+        title = titled(clean(lines)) or (titled(clean(lines[:1])) if i == 0 else None)
+        if title:
+            return title
+    return re.sub(r"[_-]+", " ", path.stem).strip() or path.stem
 
 
 _ORGANISATION = re.compile(

@@ -380,3 +380,22 @@ def test_a_year_opening_a_line_is_no_numbered_item(passages):
     text = " ".join(p.text for p in body(passages, F003))
     assert "Integrationskurse, introduced in 2005." in text
     assert not any(s.strip() == "2005." for p in of(passages, F003) for s in p.sentences)
+
+
+def test_a_text_added_without_a_title_is_titled_by_its_first_title_like_block():
+    from pathlib import Path
+
+    from assistant.ingest import _guess_title
+
+    path = Path("city_governance.txt")
+    # an opening heading many reports share is skipped, a title wrapped over two lines is joined
+    assert _guess_title("Executive Summary\n\nBuilding Inclusive Cities:\nChallenges of Integration\n\nBody text. More.",
+                        path) == "Building Inclusive Cities: Challenges of Integration"
+    # "Chapter 8" before the title is dropped; the body that follows without a blank line is not the title
+    assert _guess_title("Chapter 8\nTranslocal Activities of Local Governments\n\nLinkages take many forms.", path) \
+        == "Translocal Activities of Local Governments"
+    assert _guess_title("INTERACT: Researching Integration\nApproximately 25 million persons live here. They work.", path) \
+        == "INTERACT: Researching Integration"
+    # a paragraph's wrapped first line is no title; with nothing like one, the file's name is
+    assert _guess_title("Executive Summary\n\nCities are vital actors in the process of\nimmigrant integration. Yes.", path) \
+        == "city governance"
