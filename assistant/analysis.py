@@ -193,7 +193,7 @@ def strip_report_names(question: str, names: list[str]) -> str:
     """The question without the report names found in it (as matched by report_names)."""
     text = " " + re.sub(r"[^A-Za-z0-9À-ÿ’'-]+", " ", question) + " "
     for name in names:
-        name = re.sub(r"^(?:the|this|that|its|their|his|her|your|our)\s+", "", name)  # named_by_words keeps it
+        name = re.sub(rf"^(?:{'|'.join(_DETERMINERS)})\s+", "", name)  # named_by_words keeps the determiner
         text = re.sub(r"(?i)\b(the |in the |according to the )?" + r"\W+".join(map(re.escape, name.split())) + r"\b", " ", text)
     return " ".join(text.split()) or question
 
