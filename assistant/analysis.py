@@ -221,12 +221,27 @@ def asked_place_span(question: str) -> str | None:
     return " ".join(spans) or None
 
 
+# "What role do migrant associations play in …?", "What is the role of cities in …?": the role of a group
+_ASK_ROLE = re.compile(
+    r"\bwhat (?:roles?|parts?) (?:do|does|did|can|could|should|might|will|would) (?P<x>.+?) play\b|"
+    r"\bwhat (?:is|are|was|were) the (?:roles?|part) (?:of|played by) (?P<y>.+?)(?=\s+in\b|[?,;]|$)",
+    re.I,
+)
+
+
+def role_subject(question: str) -> str | None:
+    """The group whose role a question asks about ("migrant associations" in "What role do migrant
+    associations play in partnerships …?"), or None."""
+    m = _ASK_ROLE.search(question)
+    return (m.group("x") or m.group("y")) if m else None
+
+
 _ASKS = (("number", _ASK_NUMBER), ("year", _ASK_YEAR), ("name", _ASK_NAME), ("reason", _ASK_REASON),
-         ("recommendation", _RECOMMEND_Q))
+         ("recommendation", _RECOMMEND_Q), ("role", _ASK_ROLE))
 
 
 def asks_for(question: str) -> frozenset[str]:
-    """The kinds of fact a question asks for: number, year, name, reason, recommendation."""
+    """The kinds of fact a question asks for: number, year, name, reason, recommendation, role."""
     return frozenset(kind for kind, pattern in _ASKS if pattern.search(question))
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .analysis import asked_place_kind, asked_place_span, asks_for_place, asks_in_order
+from .analysis import asked_place_kind, asked_place_span, asks_for_place, asks_in_order, role_subject
 from .catalogue import label_passage
 from .counted import asks_total, counted_noun, gives_count
 from .extraction import RELATED_LEVELS, countries_named, country_of_place, places
@@ -41,6 +41,7 @@ from .scoring import (
     INNER_CONNECTIVE,
     MADE_BY,
     POINTS_BACK,
+    ROLE,
     UNQUOTABLE,
     sentence_flags,
 )
@@ -383,6 +384,14 @@ class ExtractiveComposer:
                           and CAUSE.search(x.text)), None)
             if cause is not None and not for_level:
                 return cause
+        if advice is None and "role" in analysis.asks and not for_level:
+            # "What role do migrant associations play …?": a sentence saying what role the group asked
+            # about plays, when nearly as close to the question as the best one
+            subject = set(content_terms(role_subject(analysis.text) or "", QUESTION_NOISE))
+            role = next((x for x in ranked if value[x.key] >= self.settings.role_lead_ratio * top
+                         and ROLE.search(x.text) and subject & set(content_terms(x.text))), None)
+            if role is not None:
+                return role
         if for_level:
             best = next(x for x in ranked if x.key in for_level)
             if advice is not None and not DIRECTIVE.search(best.text):

@@ -132,6 +132,15 @@ CAUSE = re.compile(
     re.I,
 )
 
+# a sentence saying what role someone plays: "Another role played by many migrant organizations … is to
+# link …", "organizations can play the role of broker", "… act as initiators, translators and facilitators"
+ROLE = re.compile(
+    r"\b(?:roles?|parts?)\b[^.]{0,60}\bplay(?:s|ed|ing)?\b|\bplay(?:s|ed|ing)? (?:a|an|the)\b[^.]{0,40}\b(?:roles?|parts?)\b|"
+    r"\b(?:act|acts|acted|acting|serve|serves|served|serving|function|functions|functioned) as\b|"
+    r"\bas (?:initiators?|brokers?|mediators?|facilitators?|intermediar\w+|links?|bridges?)\b",
+    re.I,
+)
+
 FEATURES: tuple[str, ...] = (
     "bias", "sim", "cov", "passage_dense", "rank_first", "rank_second", "rank_inverse", "passage_best_sim",
     "is_passage_best", "after_best_1", "after_best_2", "after_best_3", "before_best_1",

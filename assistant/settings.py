@@ -268,6 +268,16 @@ class ComposeSettings(BaseModel):
             "obstacle (scoring.CAUSE) leads if it reaches this share of the best rank."
         ),
     )
+    role_lead_ratio: float = Field(
+        0.8,
+        description=(
+            "For 'what role do X play …' questions, the best sentence saying what role X plays (scoring.ROLE: 'plays a "
+            "role', 'acts as', 'as initiators') leads if it reaches this share of the best rank. Against none: dev "
+            "tuning half lead 0.647 -> 0.667 (q187, q191), held-out and blind figures unchanged; the issue's first "
+            "question (blind c026) is led by 'Another role played by many migrant organizations …' instead of a "
+            "definition of city-to-city partnerships."
+        ),
+    )
     place_lead_ratio: float = Field(
         0.8, description="For 'where …' questions, a sentence naming a place leads if it reaches this share of the best rank."
     )

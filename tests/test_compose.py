@@ -515,6 +515,22 @@ def test_a_sentence_for_the_level_asked_leads_only_when_nearly_as_close_as_the_b
     assert lead(0.8).startswith("Local authorities")
 
 
+def test_a_role_question_leads_with_the_role_the_group_plays():
+    # "What role do X play …?": the sentence saying what role X plays leads when nearly as close to
+    # the question as the best one; one saying another group's role does not
+    background = passage("p1", ["Numerous governments support migrant initiatives in their partner towns."])
+    role = passage("p2", ["Hometown associations act as a link between a region of origin and the destination."],
+                   source="r2.txt")
+    other = passage("p3", ["National agencies serve as funders of the town partnerships."], source="r3.txt")
+    question = "What role do hometown associations play in town partnerships?"
+    draft = compose(World([background, role, other]), {(0, 0): 0.9, (1, 0): 0.8, (2, 0): 0.85}, question=question,
+                    asks=frozenset({"role"}))
+    assert quotes(draft)[0].startswith("Hometown associations act as")
+    draft = compose(World([background, role, other]), {(0, 0): 0.9, (1, 0): 0.5, (2, 0): 0.85}, question=question,
+                    asks=frozenset({"role"}))
+    assert quotes(draft)[0].startswith("Numerous governments")
+
+
 def test_a_quotation_comes_whole_or_not_at_all():
     p = passage("p1", ["As the mayor put it, ‘It was obvious that these people were torn between two countries.",
                        "We had to do something.’",

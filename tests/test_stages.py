@@ -14,6 +14,7 @@ from assistant.analysis import (
     name_words,
     person_asked,
     report_names,
+    role_subject,
 )
 from assistant.assemble import FLAG, render
 from assistant.gate import Gate, corpus_vocabulary, decline_message, nearest_topics
@@ -62,6 +63,11 @@ def test_the_kind_of_fact_asked_for():
         assert "reason" in asks_for(q), q
     assert "recommendation" in asks_for("What should national governments do about funding?")
     assert not asks_for("Describe the welcome desk in the town hall.") & {"number", "year", "name"}
+    # the role of a group, and which group
+    q = "What role do migrant associations play in partnerships between a European city and a town?"
+    assert "role" in asks_for(q) and role_subject(q) == "migrant associations"
+    assert role_subject("What is the role of cities in EU policymaking?") == "cities"
+    assert "role" not in asks_for("Which cities played the biggest part in the network?")
 
 
 def test_the_kinds_of_fact_in_the_order_asked():
