@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 SectionKind = Literal["body", "summary", "recommendations", "footnote"]
 
@@ -25,7 +26,7 @@ class ReportMeta(BaseModel):
     year: int | None = None
     kind: str = ""
     aliases: list[str] = Field(default_factory=list, description="Names officials use for it: 'the OSCE study'")
-    name_words: frozenset[str] = Field(
+    name_words: SkipJsonSchema[frozenset[str]] = Field(
         default_factory=frozenset,
         exclude=True,
         description=(
