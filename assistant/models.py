@@ -244,6 +244,9 @@ class ScoredSentence:
     features: Any = None  # the feature vector (numpy), for calibration and debugging
     flags: frozenset[str] = frozenset()  # kinds: meta, biblio, leadin, anaphor, connective ...
     facts: dict[str, str] = field(default_factory=dict)  # fact token -> kind (name, number, year ...)
+    # for a compound question ("How many …, and was any Swiss city among them?"): (sim, coverage) against
+    # each of its parts, in order
+    parts: tuple[tuple[float, float], ...] = ()
 
     @property
     def key(self) -> tuple[int, int]:

@@ -147,10 +147,10 @@ class AnswerPipeline:
 
         # 5 score
         t2 = time.perf_counter()
-        scored = self.scorer.score(analysis, hits, qvec)
         # each later part is read with the first, which names the subject ("who launched it?")
         parts = (self.index.embedder.embed([analysis.parts[0]] + [f"{p} ({analysis.parts[0]})" for p in analysis.parts[1:]])
                  if len(analysis.parts) > 1 else None)
+        scored = self.scorer.score(analysis, hits, qvec, parts)
         share = self.settings.compose.common_name_share
         common = frozenset(w for run in inner_names(analysis.text) for w in run if self.scorer.idf.share(w) >= share)
         timings["score"] = _ms(t2)

@@ -395,7 +395,10 @@ class SentenceScorer:
             self._flags[row] = sentence_flags(text)
         return self._flags[row]
 
-    def score(self, analysis: QueryAnalysis, hits: list[Hit], qvec: np.ndarray) -> list[ScoredSentence]:
+    def score(self, analysis: QueryAnalysis, hits: list[Hit], qvec: np.ndarray,
+              part_vectors: np.ndarray | None = None) -> list[ScoredSentence]:
+        """Every sentence of the hits, scored against the question (and against each part of a
+        compound question, whose ``part_vectors`` are given: ``ScoredSentence.parts``)."""
         focus = analysis.focus or analysis.text
         qterms = set(content_terms(focus, QUESTION_NOISE))
         qstems = {stem(w) for w in words(focus)}
@@ -411,6 +414,9 @@ class SentenceScorer:
         }
         col = {name: i for i, name in enumerate(FEATURES)}
         st = self.settings
+        parts = analysis.parts if part_vectors is not None and len(analysis.parts) > 1 else ()
+        part_terms = [set(content_terms(part, QUESTION_NOISE)) for part in parts]
+        part_totals = [sum(idf.idf(t) for t in terms) for terms in part_terms]
         out: list[ScoredSentence] = []
         for position, hit in enumerate(hits):
             # a note brought by the passage that cites it, or a passage brought by the one it goes on
@@ -420,6 +426,7 @@ class SentenceScorer:
             if not rows:
                 continue
             sims = self.index.sentence_vectors[rows] @ qvec
+            part_sims = self.index.sentence_vectors[rows] @ np.asarray(part_vectors).T if parts else None
             best = int(np.argmax(sims))
             sim_order = {int(p): k for k, p in enumerate(np.argsort(-sims))}
             for pos, (row, text) in enumerate(zip(rows, hit.passage.sentences)):
@@ -473,17 +480,27 @@ class SentenceScorer:
                              + st.relevance_rank * (1 - rank / len(hits)))
                 if "recommendation" in asks and DIRECTIVE.search(text):
                     relevance += st.relevance_advice_bonus
-                out.append(ScoredSentence(position, hit, pos, row, text, float(sims[pos]), cov, prob, relevance, x, flags, facts))
+                closeness = tuple(
+                    (float(part_sims[pos, i]), sum(idf.idf(t) for t in part_terms[i] if t in terms) / part_totals[i]
+                     if part_totals[i] else 0.0)
+                    for i in range(len(parts))
+                )
+                out.append(ScoredSentence(position, hit, pos, row, text, float(sims[pos]), cov, prob, relevance, x, flags, facts,
+                                          parts=closeness))
         return out
 
 
 def evidence_strength(scored: list[ScoredSentence], hits: list[Hit], sentence_share: float = 0.7,
                       sim_share: float = 0.6) -> float:
     """One number in 0..1 for 'do the reports answer this?': the best quotable sentence's similarity
-    and term coverage (``sim_share`` of the first), and the best passage's similarity (the rest of
-    ``sentence_share``); the shares are GateSettings.evidence_*."""
+    and term coverage (``sim_share`` of the first) to the question or to one part of a compound
+    question, and the best passage's similarity (the rest of ``sentence_share``); the shares are
+    GateSettings.evidence_*."""
     quotable = [s for s in scored if not (s.flags & UNQUOTABLE)]
     if not quotable or not hits:
         return 0.0
-    best = max(sim_share * s.sim + (1 - sim_share) * s.coverage for s in quotable)
+    # (a compound question is covered as far as its best-covered part is: "How many cities took part
+    # in the CLIP network, and was any Swiss city among them?" is answered when its count is there)
+    best = max(sim_share * sim + (1 - sim_share) * coverage
+               for s in quotable for sim, coverage in ((s.sim, s.coverage), *s.parts))
     return sentence_share * best + (1 - sentence_share) * max(h.dense for h in hits)

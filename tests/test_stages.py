@@ -247,6 +247,23 @@ def test_a_place_in_the_country_asked_covers_the_country_word():
     assert by_text[texts[0]] > by_text[texts[1]]
 
 
+def test_each_part_of_a_compound_question_scores_each_sentence():
+    import numpy as np
+
+    texts = ["The CLIP network drew on practitioners from 35 cities.", "Zurich joined the network in its second year."]
+    passages = [passage(f"p{i}", t) for i, t in enumerate(texts)]
+    scorer = SentenceScorer(_Index(passages), IdfTable(passages), {})
+    analysis = analyse("How many cities took part in the CLIP network, and was Zurich among them?", REPORTS)
+    assert len(analysis.parts) == 2
+    hits = [Hit(i, p, 0.03, 0.5, i, i) for i, p in enumerate(passages)]
+    out = {x.text: x for x in scorer.score(analysis, hits, np.zeros(3, dtype=np.float32), np.zeros((2, 3), dtype=np.float32))}
+    # (sim, coverage) against each part: the first sentence covers the first part, the second the second
+    assert len(out[texts[0]].parts) == 2 and out[texts[0]].parts[0][1] > out[texts[0]].parts[1][1]
+    assert out[texts[1]].parts[1][1] > out[texts[1]].parts[0][1]
+    # without part vectors (a simple question) there are none
+    assert all(x.parts == () for x in scorer.score(analysis, hits, np.zeros(3, dtype=np.float32)))
+
+
 def test_an_acronym_covers_the_words_of_the_name_it_stands_for():
     import numpy as np
 
@@ -310,6 +327,21 @@ def test_weak_evidence_is_declined_and_strong_evidence_answered():
     assert decide("How do cities fund language courses?", text, 0.7, 0.8).answer
     weak = decide("How do cities fund language courses?", text, 0.2, 0.1)
     assert not weak.answer and weak.reason == "weak_evidence"
+
+
+def test_a_compound_question_is_covered_as_far_as_its_best_covered_part():
+    # "How many cities took part in the CLIP network, and was any Swiss city among them?": the sentence
+    # giving the count is far from the whole question but close to its first part
+    from dataclasses import replace
+
+    from assistant.scoring import evidence_strength
+
+    text = "The CLIP network drew on practitioners from 35 cities across Europe."
+    hits, sents = scored(text, 0.3, 0.2)
+    whole = evidence_strength(sents, hits)
+    with_parts = evidence_strength([replace(sents[0], parts=((0.7, 0.8), (0.2, 0.1)))], hits)
+    assert whole < GateSettings().refusal_threshold < with_parts
+    assert with_parts == pytest.approx(0.7 * (0.6 * 0.7 + 0.4 * 0.8) + 0.3 * 0.3)
 
 
 def test_a_question_that_describes_the_situation_first_is_held_to_a_lower_bar():
