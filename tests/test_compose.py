@@ -414,19 +414,23 @@ def test_advice_phrased_without_should_leads_before_a_sentence_that_only_names_t
     assert quotes(draft)[0].startswith("Exchanges with Morocco")
 
 
+def _lead_when_the_first_names_the_question(world: World, question: str, common: frozenset[str] = frozenset()) -> str:
+    """The answer's first quote when the first passage's sentence (probability 0.8) names a name of
+    the question (its question_names feature) and the second's (0.9) does not."""
+    analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=True, focus=question)
+    scored = world.scored({(0, 0): 0.8, (1, 0): 0.9})
+    scored[0].features[FEATURES.index("question_names")] = 1.0
+    evidence = Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset(), common_names=common)
+    return quotes(ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence))[0]
+
+
 def test_a_country_named_by_its_adjective_is_named_too_by_a_city_of_it():
     # "Spanish cities": the sentence about Barcelona answers; the one that repeats "Spanish" does not
     # lead merely for sharing the adjective
     fund = passage("p1", ["The abolished Spanish national fund deprived many cities of a vital resource."])
     own = passage("p2", ["Barcelona runs its own introduction programme for families joining migrants."], source="r2.txt")
-    world = World([fund, own])
     question = "Have any Spanish cities run their own introduction programmes?"
-    analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=True, focus=question)
-    scored = world.scored({(0, 0): 0.8, (1, 0): 0.9})
-    scored[0].features[FEATURES.index("question_names")] = 1.0  # it names the question's "Spanish"
-    evidence = Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset())
-    draft = ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence)
-    assert quotes(draft)[0].startswith("Barcelona runs")
+    assert _lead_when_the_first_names_the_question(World([fund, own]), question).startswith("Barcelona runs")
 
 
 def test_a_name_word_most_passages_contain_does_not_pull_the_lead():
@@ -436,16 +440,8 @@ def test_a_name_word_most_passages_contain_does_not_pull_the_lead():
     role = passage("p2", ["Hometown associations link a region of origin with the destination country."], source="r2.txt")
     world = World([generic, role])
     question = "What role do migrant associations play in partnerships between a European city and its partner town?"
-    analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=True, focus=question)
-
-    def lead(common: frozenset[str]) -> str:
-        scored = world.scored({(0, 0): 0.8, (1, 0): 0.9})
-        scored[0].features[FEATURES.index("question_names")] = 1.0  # it names the question's "European"
-        evidence = Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset(), common_names=common)
-        return quotes(ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence))[0]
-
-    assert lead(frozenset({"european"})).startswith("Hometown associations")
-    assert lead(frozenset()).startswith("Numerous governments")
+    assert _lead_when_the_first_names_the_question(world, question, frozenset({"european"})).startswith("Hometown associations")
+    assert _lead_when_the_first_names_the_question(world, question).startswith("Numerous governments")
 
 
 def test_a_place_lead_is_a_city_of_the_country_asked_for():
