@@ -237,9 +237,9 @@ _NORM = re.compile(r"[^a-z0-9à-ÿ]+")
 @lru_cache(maxsize=16)
 def _table_for(key: tuple[tuple[str, tuple[str, ...], str, frozenset[str], str], ...]) -> Table:
     out = []
-    for source, aliases, short, words, title in key:
+    for source, aliases, short, naming, title in key:
         names = sorted([*aliases, short], key=len, reverse=True)
-        out.append((source, tuple(n for n in (_NORM.sub(" ", x.lower()).strip() for x in names) if len(n) >= 3), words, title))
+        out.append((source, tuple(n for n in (_NORM.sub(" ", x.lower()).strip() for x in names) if len(n) >= 3), naming, title))
     return tuple(out)
 
 
@@ -258,7 +258,7 @@ def _report_names(text: str, table: Table) -> tuple[tuple[str, str], ...]:
             if f" {n} " in q:
                 found.append((source, n))
                 break
-    return tuple(found or named_by_words(text, [(source, words, title) for source, _, words, title in table]))
+    return tuple(found or named_by_words(text, [(source, naming, title) for source, _, naming, title in table]))
 
 
 @lru_cache(maxsize=4096)

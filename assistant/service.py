@@ -10,8 +10,8 @@ import copy
 import threading
 from collections.abc import Iterator
 
-from .backends import AnswerBackend, ExtractiveBackend, make_backend
 from .analysis import name_words
+from .backends import AnswerBackend, ExtractiveBackend, make_backend
 from .catalogue import Catalogue
 from .errors import AssistantError
 from .gate import Gate, corpus_vocabulary
