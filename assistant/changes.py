@@ -93,35 +93,43 @@ class ReportChanges:
         except OSError:
             return None
 
-    def add(self, path: Path, conv: Converted, title: str | None = None, year: int | None = None) -> tuple[ReportMeta, str]:
+    def add(self, path: Path, conv: Converted, title: str | None = None, year: int | None = None,
+            aliases: list[str] | None = None) -> tuple[ReportMeta, str]:
         """Stage one converted file. Returns its metadata and what happens: 'added', 'replaced'
-        (ingested before from the same path, the text changed), 'updated' (same text, new title
-        or year) or 'unchanged'."""
+        (ingested before from the same path, the text changed), 'updated' (same text, new title,
+        year or names: ``aliases``) or 'unchanged'."""
         path = Path(path)
         origin = os.path.abspath(path)
         digest = sha256_bytes(conv.text.encode("utf-8"))
+
+        def same_metadata(meta: ReportMeta) -> bool:
+            return ((title is None or title == meta.title) and (year is None or year == meta.year)
+                    and (aliases is None or set(report_meta(conv, path, meta.source, title or meta.title, year, meta, aliases).aliases)
+                         == set(meta.aliases)))
+
         existing = next((e for e in self.entries if e.get("origin") == origin), None)
         if existing is None:
             # the same text from another path, or an entry from before origins were recorded
             same = next((e for e in self.entries if self._text_digest(e) == digest), None)
             if same is not None:
                 meta = ReportMeta(**same)
-                if (title is None or title == meta.title) and (year is None or year == meta.year):
+                if same_metadata(meta):
                     return meta, "unchanged"
                 existing = same
         if existing is not None:
             old = ReportMeta(**existing)
             name = old.source
-            meta = report_meta(conv, path, name, title, year, old)
-            if self._text_digest(existing) == digest and (title is None or title == old.title) and (year is None or year == old.year):
+            meta = report_meta(conv, path, name, title, year, old, aliases)
+            if self._text_digest(existing) == digest and same_metadata(old):
                 return old, "unchanged"
             status = "replaced" if self._text_digest(existing) != digest else "updated"
-            if status == "updated":  # same text, a new title or year: the metadata changes, the passages' text not
+            if status == "updated":  # same text, a new title, year or names: the metadata changes, the passages' text not
                 meta = old.model_copy(update={k: v for k, v in (("title", title), ("year", year)) if v is not None})
-                meta = meta.model_copy(update={"short_citation": _short_citation(meta.authors, meta.title, meta.year)})
+                meta = meta.model_copy(update={"short_citation": _short_citation(meta.authors, meta.title, meta.year),
+                                               "aliases": report_meta(conv, path, name, meta.title, meta.year, old, aliases).aliases})
         else:
             name = source_name(path.stem, self._taken())
-            meta = report_meta(conv, path, name, title, year)
+            meta = report_meta(conv, path, name, title, year, aliases=aliases)
             status = "added"
         entry = {**meta.model_dump(), "origin": origin, "file": path.name, "sha256": digest,
                  "added": time.strftime("%Y-%m-%dT%H:%M:%S")}

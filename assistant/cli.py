@@ -84,7 +84,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     try:
         with ReportChanges(settings, command=f"ingest {names}"[:200]) as tx:
             for path, conv in converted:
-                meta, status = tx.add(path, conv, title=args.title if len(args.paths) == 1 else None, year=args.year)
+                single = len(args.paths) == 1
+                meta, status = tx.add(path, conv, title=args.title if single else None, year=args.year,
+                                      aliases=args.alias if single else None)
                 print(f"{status}: {path} -> {meta.source} ({meta.title})")
             state = tx.apply(progress=True)
     except KeyboardInterrupt:
@@ -310,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("paths", nargs="+")
     i.add_argument("--title", help="title for a single report (default: the file's metadata or its first page)")
     i.add_argument("--year", type=int)
+    i.add_argument("--alias", action="append", metavar="NAME",
+                   help="a name officials use for a single report ('EPC brief'; repeatable): a question that says it "
+                        "searches that report")
     i.add_argument("--follow-symlinks", action="store_true",
                    help="ingest the file a symbolic link points to (refused by default)")
     i.set_defaults(func=cmd_ingest)

@@ -265,8 +265,9 @@ def source_name(stem: str, taken: set[str]) -> str:
 
 
 def report_meta(conv: Converted, path: Path, name: str, title: str | None, year: int | None,
-                existing: ReportMeta | None = None) -> ReportMeta:
-    """The metadata of an added report: the title given, else the file's own, else the one it had."""
+                existing: ReportMeta | None = None, aliases: list[str] | None = None) -> ReportMeta:
+    """The metadata of an added report: the title given, else the file's own, else the one it had;
+    the names given (``aliases``, "EPC brief") beside its file name and title, else those it had."""
     title = title or conv.title or (existing.title if existing else _guess_title(conv.text, path))
     year = year or conv.year or (existing.year if existing else None)
     return ReportMeta(
@@ -277,8 +278,17 @@ def report_meta(conv: Converted, path: Path, name: str, title: str | None, year:
         authors=conv.authors,
         year=year,
         kind="user report",
-        aliases=list(dict.fromkeys(([path.stem] if _distinctive(path.stem) else []) + [title])),
+        aliases=_aliases(path, title, aliases, existing),
     )
+
+
+def _aliases(path: Path, title: str, given: list[str] | None, existing: ReportMeta | None) -> list[str]:
+    """A report's names: its file's stem (when it is a name: ``_distinctive``), its title, and the
+    names a user gave it (``--alias``; a report ingested again keeps those it had unless new ones are given)."""
+    if given is None and existing is not None:
+        given = [a for a in existing.aliases if a not in (existing.title, Path(existing.source).stem, path.stem)]
+    extra = [" ".join(a.split()) for a in given or [] if a and a.strip()]
+    return list(dict.fromkeys(([path.stem] if _distinctive(path.stem) else []) + [title] + extra))
 
 
 _GENERIC = {"report", "reports", "document", "doc", "docs", "draft", "final", "study", "paper", "brief", "briefing",
@@ -294,7 +304,8 @@ def _distinctive(stem: str) -> bool:
 
 
 def add_user_report(path: Path, settings: Settings, title: str | None = None, year: int | None = None,
-                    follow_symlinks: bool = False, progress: bool = False) -> tuple[ReportMeta, bool]:
+                    follow_symlinks: bool = False, progress: bool = False,
+                    aliases: list[str] | None = None) -> tuple[ReportMeta, bool]:
     """Add (or replace) one report and update the index, as `policy-assistant ingest` does: one
     change under the data folder's lock (see ``changes.ReportChanges``).
 
@@ -304,6 +315,6 @@ def add_user_report(path: Path, settings: Settings, title: str | None = None, ye
 
     conv = convert(path, settings, follow_symlinks=follow_symlinks)
     with ReportChanges(settings, command=f"ingest {Path(path).name}") as tx:
-        meta, status = tx.add(Path(path), conv, title=title, year=year)
+        meta, status = tx.add(Path(path), conv, title=title, year=year, aliases=aliases)
         tx.apply(progress=progress)
     return meta, status != "unchanged"

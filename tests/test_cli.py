@@ -101,6 +101,31 @@ def test_adding_a_report_and_reingesting_it(data_copy, tmp_path):
     assert "15,500" in data["answer"] and "12,000" not in json.dumps(data["retrieved"])
 
 
+def test_a_report_gets_the_names_officials_use_for_it(data_copy, tmp_path):
+    # --alias: "the Porto note" names the added report; ingested again with another name it is
+    # 'updated' (same text) and keeps only the new one beside its title
+    doc = tmp_path / "porto.md"
+    doc.write_text(
+        "# Porto reception desks\n\nThe city of Porto opened two reception desks for refugees in 2018. "
+        "Each desk works with a volunteer interpreter from a migrant association. "
+        "The desks referred most visitors to housing support and to the language classes of the parish councils.\n",
+        encoding="utf-8",
+    )
+    r = run_cli("ingest", str(doc), "--alias", "Porto note", "--alias", "desk memo", data_dir=data_copy)
+    assert r.returncode == 0, r.stderr
+    entry = next(e for e in json.loads(run_cli("reports", "--json", data_dir=data_copy).stdout) if e.get("origin"))
+    assert {"Porto note", "desk memo", "Porto reception desks"} <= set(entry["aliases"])
+    r = run_cli("ask", "--json", "According to the Porto note, where were visitors referred?", data_dir=data_copy)
+    data = json.loads(r.stdout)
+    assert not data["refused"] and {c["source"] for c in data["citations"]} == {entry["source"]}
+    r = run_cli("ingest", str(doc), "--alias", "Porto pilot", data_dir=data_copy)
+    assert r.returncode == 0 and "updated" in r.stdout, r.stdout
+    entry = next(e for e in json.loads(run_cli("reports", "--json", data_dir=data_copy).stdout) if e.get("origin"))
+    assert "Porto pilot" in entry["aliases"] and "desk memo" not in entry["aliases"]
+    r = run_cli("ingest", str(doc), data_dir=data_copy)
+    assert "unchanged" in r.stdout
+
+
 def test_corrupted_data_directory_gets_a_clear_message(data_copy):
     state = data_copy / "index" / "state.json"
     good = state.read_text()
