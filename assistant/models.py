@@ -30,8 +30,9 @@ class ReportMeta(BaseModel):
         default_factory=frozenset,
         exclude=True,
         description=(
-            "Words that name it before a document noun ('the inclusive cities report'): its title's, and those its "
-            "text uses far more than any other report's. Computed from the index when it is served, never stored."
+            "Words that name it before a document noun ('the inclusive cities report'): its title's, its authors' (an "
+            "institution's initials too), and those its text uses far more than any other report's. Computed from the "
+            "index when it is served, never stored."
         ),
     )
 
