@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 
 from .analysis import document_phrases, role_pattern
-from .conversation import ellipsis_slot
 from .counted import asks_total, counted_noun, gives_count, gives_figure_of, measured_subject
 from .domain import get_domain
 from .extraction import countries_named
@@ -46,11 +45,12 @@ MISSING_FACT_TEXT = {
 }
 
 
-def missing_fact_preface(missing: str | None, question: str) -> str:
-    """The fixed phrase a partial answer opens with; for a follow-up moved to a new slot it names
-    the slot in the user's own words ("… about smaller towns and rural districts.")."""
+def missing_fact_preface(missing: str | None, slot: str | None = None) -> str:
+    """The fixed phrase a partial answer opens with; for a follow-up moved to a new slot
+    (``Rewrite.slot``) it names the slot in the user's own words ("… about smaller towns and rural
+    districts.")."""
     text = MISSING_FACT_TEXT[missing or "number"]
-    return text.format(slot=ellipsis_slot(question) or "this case") if missing == "slot" else text
+    return text.format(slot=slot or "this case") if missing == "slot" else text
 
 
 # sections that describe the document rather than a topic are not offered as "nearest topics"
@@ -148,7 +148,7 @@ class Gate:
         about: the country they named (in the sentence or the one before it), or else a term carried
         from them. A sentence on small towns elsewhere in Europe does not answer it. A slot that
         names a country of its own ("What about Denmark?") replaces the earlier one."""
-        slot = ellipsis_slot(rewrite.question) if rewrite.history and self.settings.slot_check else None
+        slot = rewrite.slot if self.settings.slot_check else None
         if not slot or countries_named(slot):
             return None
         slot_terms = set(content_terms(slot, QUESTION_NOISE))

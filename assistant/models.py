@@ -191,6 +191,9 @@ class Rewrite:
     question: str
     standalone: str
     history: list[str] = field(default_factory=list)
+    # the slot an elliptical follow-up moves to ("smaller towns and rural districts" in "And what about
+    # smaller towns and rural districts?"), found once here for the gate and the composer; None without history
+    slot: str | None = None
 
     @property
     def rewritten(self) -> bool:

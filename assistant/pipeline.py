@@ -93,7 +93,7 @@ class AnswerPipeline:
             if avoid_repeats and isinstance(self.backend, ExtractiveBackend) and rewrite.history:
                 evidence.shown = self.shown(rewrite.history, filters)
                 evidence.named_anew = named_anew(q, rewrite.history)
-                evidence.new_slot = ellipsis_slot(q)
+                evidence.new_slot = rewrite.slot
             for item in self.backend.stream(evidence):
                 if isinstance(item, Draft):
                     draft = item
@@ -103,7 +103,7 @@ class AnswerPipeline:
                 decision = GateDecision(False, "weak_evidence", decision.evidence, signals=decision.signals)
                 draft = None
         if draft is None and decision.reason == "missing_fact":
-            partial = self.extractive.draft(evidence, preface=missing_fact_preface(decision.missing, q))
+            partial = self.extractive.draft(evidence, preface=missing_fact_preface(decision.missing, rewrite.slot))
             if partial.statements:
                 draft = partial
                 draft.refused = True
@@ -132,7 +132,8 @@ class AnswerPipeline:
 
         # 1 rewrite
         kind = classify(q)
-        rewrite = Rewrite(q, q if kind else self.backend.condense(q, history, self.reports), history)
+        rewrite = Rewrite(q, q if kind else self.backend.condense(q, history, self.reports), history,
+                          slot=ellipsis_slot(q) if history else None)
         timings["rewrite"] = _ms(t0)
 
         # 2 analyse, 3 retrieve, 4 fuse
