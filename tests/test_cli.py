@@ -111,17 +111,20 @@ def test_a_report_gets_the_names_officials_use_for_it(data_copy, tmp_path):
         "The desks referred most visitors to housing support and to the language classes of the parish councils.\n",
         encoding="utf-8",
     )
+    def added() -> dict:
+        return next(e for e in json.loads(run_cli("reports", "--json", data_dir=data_copy).stdout) if e.get("origin"))
+
     r = run_cli("ingest", str(doc), "--alias", "Porto note", "--alias", "desk memo", data_dir=data_copy)
     assert r.returncode == 0, r.stderr
-    entry = next(e for e in json.loads(run_cli("reports", "--json", data_dir=data_copy).stdout) if e.get("origin"))
+    entry = added()
     assert {"Porto note", "desk memo", "Porto reception desks"} <= set(entry["aliases"])
     r = run_cli("ask", "--json", "According to the Porto note, where were visitors referred?", data_dir=data_copy)
     data = json.loads(r.stdout)
     assert not data["refused"] and {c["source"] for c in data["citations"]} == {entry["source"]}
     r = run_cli("ingest", str(doc), "--alias", "Porto pilot", data_dir=data_copy)
     assert r.returncode == 0 and "updated" in r.stdout, r.stdout
-    entry = next(e for e in json.loads(run_cli("reports", "--json", data_dir=data_copy).stdout) if e.get("origin"))
-    assert "Porto pilot" in entry["aliases"] and "desk memo" not in entry["aliases"]
+    aliases = added()["aliases"]
+    assert "Porto pilot" in aliases and "desk memo" not in aliases
     r = run_cli("ingest", str(doc), data_dir=data_copy)
     assert "unchanged" in r.stdout
 
