@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from .domain import get_domain
 from .guard import without_asker
 from .models import QueryAnalysis, ReportMeta
-from .text import STOPWORDS
+from .text import STOPWORDS, name_key
 
 _RECOMMEND_Q = re.compile(
     r"\b(recommend\w*|should|ought|advice|advise|propos\w*|suggest\w*|call(s|ed)? (on|for)|asked of|"
@@ -98,10 +98,6 @@ NAME_MIN_COUNT = 3
 NAME_DOMINANCE = 3
 
 
-def _word_key(word: str) -> str:
-    return re.sub(r"[’']s$", "", word.lower())
-
-
 def name_words(reports: list[ReportMeta], passages: Iterable) -> dict[str, frozenset[str]]:
     """For each report (by source), the words that name it in a question: those of its title, and
     those its passages use at least NAME_MIN_COUNT times and NAME_DOMINANCE times as often as any
@@ -109,7 +105,7 @@ def name_words(reports: list[ReportMeta], passages: Iterable) -> dict[str, froze
     counts: dict[str, Counter] = {meta.source: Counter() for meta in reports}
     for p in passages:
         if p.source in counts:
-            counts[p.source].update(_word_key(w) for w in _WORD.findall(p.text))
+            counts[p.source].update(name_key(w) for w in _WORD.findall(p.text))
     # each word's two largest counts over the reports: the largest among the *other* reports is the
     # second when this report has the first
     top: dict[str, tuple[int, int]] = {}
@@ -125,7 +121,7 @@ def name_words(reports: list[ReportMeta], passages: Iterable) -> dict[str, froze
             first, second = top[w]
             if n >= NAME_MIN_COUNT and n >= NAME_DOMINANCE * (second if n == first else first):
                 distinct.add(w)
-        title = {_word_key(w) for w in _WORD.findall(meta.title)}
+        title = {name_key(w) for w in _WORD.findall(meta.title)}
         out[meta.source] = frozenset(w for w in distinct | title | _maker_words(meta.authors)
                                      if len(w) > 2 and w not in STOPWORDS)
     return out
@@ -134,7 +130,7 @@ def name_words(reports: list[ReportMeta], passages: Iterable) -> dict[str, froze
 def _maker_words(authors: str) -> set[str]:
     """The words of a report's authors, and the initials of an institution among them ("Smith",
     "European Economic and Social Committee" -> also "eesc"): "the Smith report", "the EESC opinion"."""
-    out = {_word_key(w) for w in _WORD.findall(authors)}
+    out = {name_key(w) for w in _WORD.findall(authors)}
     for name in re.split(r"[;,]", authors):
         capitals = [w for w in _WORD.findall(name) if w[0].isupper()]
         if len(capitals) >= 3:
@@ -158,7 +154,7 @@ def document_phrases(question: str) -> list[tuple[str, list[str]]]:
             if w.group(0).lower() in _DETERMINERS:
                 start = w.start()
                 break
-            words.insert(0, _word_key(w.group(0)))
+            words.insert(0, name_key(w.group(0)))
         else:
             continue  # no determiner before it: "… policy report cards", "Report 2020"
         words = [w for w in words if w not in STOPWORDS and w not in domain.document_modifiers]
@@ -173,7 +169,7 @@ def named_by_words(question: str, table: Iterable[tuple[str, frozenset[str], str
     (``table``: source, name words, title): "the inclusion report", "the OSCE study", "the mayors
     brief" (words several reports share name none). The name keeps its determiner: a follow-up that
     carries "the translocal chapter" names the report again."""
-    table = [(source, words, {_word_key(w) for w in _WORD.findall(title)}) for source, words, title in table if words]
+    table = [(source, words, {name_key(w) for w in _WORD.findall(title)}) for source, words, title in table if words]
     found: list[tuple[str, str]] = []
     for phrase, words in document_phrases(question) if table else []:
         sources = [source for source, names, _ in table if all(w in names for w in words)]
