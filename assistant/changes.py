@@ -24,6 +24,7 @@ from .documents import Converted
 from .errors import IngestError, InputError
 from .index import IndexManager
 from .ingest import (
+    _aliases,
     _short_citation,
     all_sources,
     load_manifest,
@@ -104,8 +105,7 @@ class ReportChanges:
 
         def same_metadata(meta: ReportMeta) -> bool:
             return ((title is None or title == meta.title) and (year is None or year == meta.year)
-                    and (aliases is None or set(report_meta(conv, path, meta.source, title or meta.title, year, meta, aliases).aliases)
-                         == set(meta.aliases)))
+                    and (aliases is None or set(_aliases(path, title or meta.title, aliases, meta)) == set(meta.aliases)))
 
         existing = next((e for e in self.entries if e.get("origin") == origin), None)
         if existing is None:
@@ -126,7 +126,7 @@ class ReportChanges:
             if status == "updated":  # same text, a new title, year or names: the metadata changes, the passages' text not
                 meta = old.model_copy(update={k: v for k, v in (("title", title), ("year", year)) if v is not None})
                 meta = meta.model_copy(update={"short_citation": _short_citation(meta.authors, meta.title, meta.year),
-                                               "aliases": report_meta(conv, path, name, meta.title, meta.year, old, aliases).aliases})
+                                               "aliases": _aliases(path, meta.title, aliases, old)})
         else:
             name = source_name(path.stem, self._taken())
             meta = report_meta(conv, path, name, title, year, aliases=aliases)
