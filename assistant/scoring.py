@@ -357,10 +357,11 @@ def defined_acronyms(texts) -> dict[str, frozenset[str]]:
 class SentenceScorer:
     """Features and fact probability of every sentence of the retrieved passages."""
 
-    def __init__(self, index, idf, weights: dict[str, float], settings: ScoringSettings | None = None):
+    def __init__(self, index, idf, settings: ScoringSettings | None = None):
         self.index = index
         self.idf = idf
         self.settings = settings or ScoringSettings()
+        weights = self.settings.weights
         self.case = CaseTable(p.sentences for p in index.passages)
         self.weights = np.array([float(weights.get(name, 0.0)) for name in FEATURES], dtype=np.float64)
         self._facts: dict[int, dict[str, str]] = {}

@@ -55,7 +55,7 @@ class Assistant:
         self.catalogue = Catalogue.for_index(index, self.reports, self.settings)
         self.search = HybridSearch(index, self.reports, tags=self.catalogue)
         self.idf = IdfTable(index.passages)
-        self.scorer = SentenceScorer(index, self.idf, self.settings.scoring.weights, self.settings.scoring)
+        self.scorer = SentenceScorer(index, self.idf, self.settings.scoring)
         self.gate = Gate(self.settings.gate, corpus_vocabulary(index.passages, self.reports))
         self.backend: AnswerBackend = make_backend(self.settings, index, self._chat_model, self.catalogue)
         self.pipeline = self._pipeline()

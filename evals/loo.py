@@ -71,7 +71,7 @@ def answers_table(assistant, out: Path) -> dict:
         weights = fit(x_all[keep], y_all[keep], 1.0)
         loo = copy.copy(assistant)
         loo.settings = assistant.settings.model_copy(update={"scoring": assistant.settings.scoring.model_copy(update={"weights": weights})})
-        loo.scorer = SentenceScorer(loo.index, loo.idf, weights, loo.settings.scoring)
+        loo.scorer = SentenceScorer(loo.index, loo.idf, loo.settings.scoring)
         loo.pipeline = loo._pipeline()
         qfile = out / f"questions_{src[:3]}.jsonl"
         qfile.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in qs) + "\n", encoding="utf-8")

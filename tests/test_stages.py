@@ -39,7 +39,7 @@ from assistant.scoring import (
     sentence_flags,
     trim_link_tail,
 )
-from assistant.settings import GateSettings
+from assistant.settings import GateSettings, ScoringSettings
 
 REPORTS = [ReportMeta(source="r1.txt", title="Cities and states", short_citation="Doe 2020", aliases=["the cities study"])]
 
@@ -240,7 +240,7 @@ def test_a_place_in_the_country_asked_covers_the_country_word():
     texts = ["The network counted Zurich (CH) and Basel among its members.", "The network counted Munich among its members."]
     passages = [passage(f"p{i}", t) for i, t in enumerate(texts)]
     index = _Index(passages)
-    scorer = SentenceScorer(index, IdfTable(passages), {})
+    scorer = SentenceScorer(index, IdfTable(passages), ScoringSettings(weights={}))
     analysis = analyse("Was any Swiss city among the members of the network?", REPORTS)
     hits = [Hit(i, p, 0.03, 0.5, i, i) for i, p in enumerate(passages)]
     by_text = {x.text: x.coverage for x in scorer.score(analysis, hits, np.zeros(3, dtype=np.float32))}
@@ -252,7 +252,7 @@ def test_each_part_of_a_compound_question_scores_each_sentence():
 
     texts = ["The CLIP network drew on practitioners from 35 cities.", "Zurich joined the network in its second year."]
     passages = [passage(f"p{i}", t) for i, t in enumerate(texts)]
-    scorer = SentenceScorer(_Index(passages), IdfTable(passages), {})
+    scorer = SentenceScorer(_Index(passages), IdfTable(passages), ScoringSettings(weights={}))
     analysis = analyse("How many cities took part in the CLIP network, and was Zurich among them?", REPORTS)
     assert len(analysis.parts) == 2
     hits = [Hit(i, p, 0.03, 0.5, i, i) for i, p in enumerate(passages)]
@@ -271,7 +271,7 @@ def test_an_acronym_covers_the_words_of_the_name_it_stands_for():
              "COIA was unique because it included a memorandum between the three levels.",
              "ABC was unique because it was the first network."]
     passages = [passage(f"p{i}", t) for i, t in enumerate(texts)]
-    scorer = SentenceScorer(_Index(passages), IdfTable(passages), {})
+    scorer = SentenceScorer(_Index(passages), IdfTable(passages), ScoringSettings(weights={}))
     analysis = analyse("Why was the Canada-Ontario immigration agreement unique?", REPORTS)
     hits = [Hit(i, p, 0.03, 0.5, i, i) for i, p in enumerate(passages)]
     by_text = {x.text: x.coverage for x in scorer.score(analysis, hits, np.zeros(3, dtype=np.float32))}
@@ -294,7 +294,7 @@ def test_in_a_note_a_sentence_ending_with_its_publication_details_is_a_reference
     note = passage("n", texts[0], kind="footnote")
     running = passage("b", texts[1])
     index = _Index([note, running])
-    scorer = SentenceScorer(index, IdfTable([note, running]), {})
+    scorer = SentenceScorer(index, IdfTable([note, running]), ScoringSettings(weights={}))
     hits = [Hit(0, note, 0.03, 0.5, 0, 0), Hit(1, running, 0.03, 0.5, 1, 1)]
     flags = {x.text: x.flags for x in scorer.score(analyse("What do cities do?", REPORTS), hits, np.zeros(3, dtype=np.float32))}
     assert "biblio" in flags[texts[0]] and "biblio" not in flags[texts[1]]
