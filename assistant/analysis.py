@@ -232,6 +232,35 @@ def role_subject(question: str) -> str | None:
     return (m.group("x") or m.group("y")) if m else None
 
 
+# "What financial services does the project offer …?", "Which target groups do they focus on?", "What
+# are the main tasks of the Forum?": the question asks for the items of a kind, which a sentence
+# gives by listing them after the noun ("services such as savings, insurance and pensions")
+_AUXILIARY = (r"(?:do|does|did|are|were|is|was|have|has|had|can|could|should|would|will|might|may|must|"
+              r"need|needs)")
+_ASK_ITEMS = re.compile(
+    rf"\b(?:what|which)\s+(?:(?:kinds?|types?|sorts?|forms?)\s+of\s+)?"
+    rf"(?P<x>(?!{_AUXILIARY}\b)(?:[a-z-]+\s+){{0,2}}?[a-z-]+)\s+{_AUXILIARY}\b|"
+    rf"\bwhat\s+(?:are|were)\s+the\s+(?P<y>(?:[a-z-]+\s+){{0,2}}?[a-z-]+s)\s+(?:of|that|for|in|which)\b",
+    re.I,
+)
+# nouns the other leads answer (a place, a role) or that ask for nothing listed
+_NOT_ITEMS = re.compile(r"^(?:cit(?:y|ies)|towns?|countr(?:y|ies)|regions?|municipalit(?:y|ies)|places?|roles?|"
+                        r"parts?|years?|people|person|way|ways|extent|difference|kind|sort|type|degree|"
+                        r"percentage|share|number|amount|proportion|rate)$", re.I)
+
+
+def items_noun(question: str) -> str | None:
+    """The noun whose items a "what / which <noun> …" question asks for ("services" in "What
+    financial services does the NEXUS project offer?"), or None (also for a place or a role, which
+    other leads answer)."""
+    m = _ASK_ITEMS.search(question)
+    if not m:
+        return None
+    # "rights of refugees" asks for rights, "groups and needs" for groups
+    noun = re.split(r"\s+(?:of|and|or)(?:\s+|$)", m.group("x") or m.group("y"))[0].split()[-1]
+    return None if _NOT_ITEMS.match(noun) else noun
+
+
 _ASKS = (("number", _ASK_NUMBER), ("year", _ASK_YEAR), ("name", _ASK_NAME), ("reason", _ASK_REASON),
          ("recommendation", _RECOMMEND_Q), ("role", _ASK_ROLE))
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .analysis import asked_place_kind, asked_place_span, asks_for_place, asks_in_order, role_subject
+from .analysis import asked_place_kind, asked_place_span, asks_for_place, asks_in_order, items_noun, role_subject
 from .catalogue import label_passage
 from .counted import asks_total, counted_noun, gives_count
 from .extraction import RELATED_LEVELS, countries_named, country_of_place, places
@@ -43,6 +43,7 @@ from .scoring import (
     POINTS_BACK,
     ROLE,
     UNQUOTABLE,
+    lists_items,
     sentence_flags,
 )
 from .settings import ComposeSettings
@@ -392,6 +393,14 @@ class ExtractiveComposer:
                          and ROLE.search(x.text) and subject & set(content_terms(x.text))), None)
             if role is not None:
                 return role
+        noun = items_noun(analysis.text) if not for_level else None
+        if noun:
+            # "What financial services does the project offer?": a sentence listing them leads when
+            # nearly as close to the question as the best one
+            listing = next((x for x in ranked if value[x.key] >= self.settings.items_lead_ratio * top
+                            and lists_items(x.text, noun)), None)
+            if listing is not None:
+                return listing
         if for_level:
             best = next(x for x in ranked if x.key in for_level)
             if advice is not None and not DIRECTIVE.search(best.text):

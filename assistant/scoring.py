@@ -505,3 +505,31 @@ def evidence_strength(scored: list[ScoredSentence], hits: list[Hit], sentence_sh
     best = max(sim_share * sim + (1 - sim_share) * coverage
                for s in quotable for sim, coverage in ((s.sim, s.coverage), *s.parts))
     return sentence_share * best + (1 - sentence_share) * max(h.dense for h in hits)
+
+
+# a list of items after the noun that names their kind: "services such as savings, insurance, and
+# transferable pension plans", "The Forum's main tasks will be consultation, exchange of expertise and
+# drawing up recommendations", "needed support includes help in … and the provision of language courses"
+_LIST_AFTER = re.compile(
+    r"[^.;]{0,80}?\b(?:(?P<open>such as|including|includes?|included|like|comprises?|comprising|consists? of|"
+    r"namely|e\.g\.,?|:)|(?:are|were|will be|is|was))\s+(?P<items>[^.;]{2,200})",
+    re.I,
+)
+
+
+def lists_items(text: str, noun: str) -> bool:
+    """Does the sentence list items of the kind ``noun`` names, after naming it? Two items after "such
+    as" / "including" / ":", three after "are" / "will be"."""
+    key = stem(noun.lower())
+    for m in _TOKEN.finditer(text):
+        if stem(m.group(0).lower()) != key:
+            continue
+        after = _LIST_AFTER.match(text, m.end())
+        if not after:
+            continue
+        items = after.group("items")
+        commas = len(re.findall(r",\s", items))
+        joined = re.search(r"\b(?:and|or)\b", items)
+        if joined and (commas >= 1 or after.group("open")):
+            return True
+    return False

@@ -527,6 +527,20 @@ def test_a_role_question_leads_with_the_role_the_group_plays():
     assert quotes(draft)[0].startswith("Numerous governments")
 
 
+def test_a_question_for_items_of_a_kind_leads_with_the_sentence_listing_them():
+    # "What financial services does the project offer?": the sentence listing the services leads when
+    # nearly as close to the question as the best one (by items_lead_ratio)
+    background = passage("p1", ["The national government pursued the project to offer new services to migrants."])
+    listing = passage("p2", ["Private institutions offer services such as savings, insurance, and pension plans."],
+                      source="r2.txt")
+    question = "What financial services does the project offer to migrants?"
+    world = World([background, listing])
+    assert quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.7}, question=question))[0].startswith("Private institutions")
+    assert quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.5}, question=question))[0].startswith("The national")
+    assert quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.7}, question=question,
+                          items_lead_ratio=0.9))[0].startswith("The national")
+
+
 def test_a_quotation_comes_whole_or_not_at_all():
     p = passage("p1", ["As the mayor put it, ‘It was obvious that these people were torn between two countries.",
                        "We had to do something.’",

@@ -11,6 +11,7 @@ from assistant.analysis import (
     asked_place_span,
     asks_for,
     asks_in_order,
+    items_noun,
     name_words,
     person_asked,
     report_names,
@@ -35,6 +36,7 @@ from assistant.scoring import (
     IdfTable,
     SentenceScorer,
     fact_tokens,
+    lists_items,
     quote_balance,
     sentence_flags,
     trim_link_tail,
@@ -68,6 +70,32 @@ def test_the_kind_of_fact_asked_for():
     assert "role" in asks_for(q) and role_subject(q) == "migrant associations"
     assert role_subject("What is the role of cities in EU policymaking?") == "cities"
     assert "role" not in asks_for("Which cities played the biggest part in the network?")
+
+
+def test_the_kind_of_item_a_question_asks_for():
+    assert items_noun("What financial services does the NEXUS project in Moldova offer to migrants?") == "services"
+    assert items_noun("Which kinds of exchange projects do the partnerships involve?") == "projects"
+    assert items_noun("What are the main tasks of the European Integration Forum?") == "tasks"
+    assert items_noun("Which rights of refugees does the convention cover?") == "rights"
+    assert items_noun("Which groups and needs should the strategy not overlook?") == "groups"
+    # a place or a role is answered by leads of their own; "what should X do" asks for no kind of item
+    for q in ("Which cities have started lobbying on relocation?", "What role do migrant associations play?",
+              "What should national governments do about funding?", "What is the role of cities?",
+              "How do cities fund the courses?"):
+        assert items_noun(q) is None, q
+
+
+def test_a_sentence_listing_items_after_their_noun():
+    assert lists_items("Through the project, private institutions offer services such as savings, insurance, and "
+                       "transferable pension plans to current migrants.", "services")
+    assert lists_items("The Forum's main tasks will be consultation, exchange of expertise and drawing up "
+                       "recommendations.", "tasks")
+    assert lists_items("Needed support includes help with the recognition of skills and the provision of courses.",
+                       "support")
+    # the noun without a list, or a list of something else
+    assert not lists_items("The government pursued projects such as NEXUS to develop new strategies for offering "
+                           "services to migrants at the local level.", "services")
+    assert not lists_items("The services are offered in Chisinau and Balti.", "services")
 
 
 def test_the_kinds_of_fact_in_the_order_asked():
