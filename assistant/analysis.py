@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from .domain import get_domain
 from .guard import without_asker
 from .models import QueryAnalysis, ReportMeta
-from .text import STOPWORDS, name_key
+from .text import STOPWORDS, author_names, name_key
 
 _RECOMMEND_Q = re.compile(
     r"\b(recommend\w*|should|ought|advice|advise|propos\w*|suggest\w*|call(s|ed)? (on|for)|asked of|"
@@ -342,7 +342,7 @@ _ABOUT_REPORT = re.compile(
     r"\bwho (?:wrote|writes|authored|drafted|edited|commissioned|funded|funds|financed|finances|sponsored|paid for|"
     r"pays for|published|publishes|carried out|carries out|runs|ran|implemented|implements|was behind|is behind)\b|"
     r"\b(?:written|authored|drafted|edited|commissioned|funded|financed|sponsored|published) by\b|"
-    r"\b(?:the )?authors? of\b|\bwho (?:are|were|is|was) the authors?\b",
+    r"\bwho (?:are|were|is|was) (?:the )?authors?\b|\bnames? of (?:the |its |their )?authors?\b",
     re.I,
 )
 _DOCUMENT = re.compile(r"\b(?:report|study|brief|paper|chapter|publication|project|book|research)\b", re.I)
@@ -354,13 +354,40 @@ def about_report(question: str, named: bool) -> bool:
     return bool(_ABOUT_REPORT.search(question)) and (named or bool(_DOCUMENT.search(question)))
 
 
+# "Who wrote the EPC brief?", "Who are the authors of the OSCE study?", "written by whom"
+# (not "What do the authors of the OSCE study recommend?": that asks what they say)
+_ASK_AUTHORS = re.compile(
+    r"\bwho (?:wrote|writes|has written|have written|authored|drafted|edited)\b|"
+    r"\b(?:written|authored|drafted|edited) by whom\b|\bwho (?:is|are|was|were) (?:the )?(?:authors?|writers?)\b|"
+    r"\bnames? of (?:the |its |their )?authors?\b|\bwhich (?:people|researchers|authors|experts) wrote\b",
+    re.I,
+)
+
+
+def authors_asked(question: str, named_sources: list[str], reports: list[ReportMeta]) -> tuple[str, ...]:
+    """For a question asking who wrote the reports it names, the names their authors go by in the
+    catalogue (``text.author_names``); () otherwise or when the catalogue does not know them."""
+    if not named_sources or not _ASK_AUTHORS.search(question):
+        return ()
+    by_source = {r.source: r for r in reports}
+    return tuple(n for s in named_sources if s in by_source for n in author_names(by_source[s].authors))
+
+
+def names_authors(text: str, authors: tuple[str, ...]) -> int:
+    """How many of ``authors`` (``QueryAnalysis.authors``) the text names, as whole words; a name
+    cited with a year ("(Van Ewijk 2013)", "Van Ewijk ( 2013 )") is a reference to other work."""
+    return sum(bool(re.search(rf"(?<!\w){re.escape(a)}(?!\w)(?!\s*\(?\s*(?:19|20)\d\d)", text)) for a in authors)
+
+
 def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
     named = report_names(question, reports)
+    sources = [source for source, _ in named]
+    about = about_report(question, bool(named))
     return QueryAnalysis(
         text=question,
         wants_recommendations=bool(_RECOMMEND_Q.search(question)),
         wants_practices=bool(_PRACTICE_Q.search(question)),
-        named_sources=[source for source, _ in named],
+        named_sources=sources,
         # what the question is about: without the reports it names and what the asker says of themselves
         focus=without_asker(strip_report_names(question, [n for _, n in named]) if named else question),
         asks=asks_for(question),
@@ -368,5 +395,6 @@ def analyse(question: str, reports: list[ReportMeta]) -> QueryAnalysis:
         levels=levels_asked(question),
         parts=question_parts(question),
         person_role=person_asked(question),
-        about_report=about_report(question, bool(named)),
+        about_report=about,
+        authors=authors_asked(question, sources, reports) if about else (),
     )

@@ -27,7 +27,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .analysis import asked_place_kind, asked_place_span, asks_for_place, asks_in_order, items_noun, role_subject
+from .analysis import (
+    asked_place_kind,
+    asked_place_span,
+    asks_for_place,
+    asks_in_order,
+    items_noun,
+    names_authors,
+    role_subject,
+)
 from .catalogue import label_passage
 from .counted import asks_total, counted_noun, gives_count
 from .extraction import RELATED_LEVELS, countries_named, country_of_place, places
@@ -112,7 +120,13 @@ class ExtractiveComposer:
         scored, analysis, shown = evidence.scored, evidence.analysis, evidence.shown
         # (a question about the report itself is answered by the sentences about the document)
         not_quoted = UNQUOTABLE if analysis.about_report else _NOT_QUOTED
-        quotable = [x for x in scored if not (x.flags & not_quoted) and not is_instruction_like(x.text)]
+
+        def byline(x: ScoredSentence) -> bool:
+            # "Who wrote the brief?": its author block or byline names them without making a sentence
+            return (x.hit.front_matter and not (x.flags & _CONTEXT_BLOCKERS - {"unterminated", "title"})
+                    and names_authors(x.text, analysis.authors) > 0)
+
+        quotable = [x for x in scored if (not (x.flags & not_quoted) or byline(x)) and not is_instruction_like(x.text)]
         # a follow-up does not repeat what the conversation already quoted (nor a near-duplicate of
         # it), unless nothing else is left
         quoted_before = [x for x in scored if x.text in shown]
@@ -240,6 +254,13 @@ class ExtractiveComposer:
                 chosen.append(other)
         chosen = self._cover_parts(chosen, ranked, evidence.part_vectors)
         chosen = self._with_context(chosen, scored + context)
+        if chosen and byline(chosen[0]) and chosen[0].flags & {"unterminated", "title"}:
+            # an author block names one author a line, each with their affiliation: it is quoted
+            # whole, from its first author to its last
+            block = [x for x in scored if x.hit_rank == chosen[0].hit_rank]
+            named = [x.pos for x in block if byline(x)]
+            span = sorted((x for x in block if min(named) <= x.pos <= max(named)), key=lambda x: x.pos)
+            chosen = span + [x for x in chosen if x not in span]
         return _after_antecedents(self._quotes(chosen, self._opening(chosen)), _last_positions(scored))
 
     def _opening(self, chosen: list[ScoredSentence]) -> set:
@@ -370,6 +391,11 @@ class ExtractiveComposer:
             return bool(DIRECTIVE.search(x.text)) and value[x.key] >= advice_floor
 
         if analysis.about_report:
+            # "Who wrote the brief?": the sentence of its front matter naming most of the authors the
+            # catalogue knows (an author block, a byline, "… whose researchers, … and …, drafted it")
+            authors = [x for x in ranked if x.hit.front_matter and names_authors(x.text, analysis.authors)]
+            if authors:
+                return max(authors, key=lambda x: names_authors(x.text, analysis.authors))
             # "Who drafted the study, and who commissioned it?": the sentence of its front matter saying
             # who made it (not "… projects, often funded by foundations" elsewhere)
             makers = [x for x in ranked if MADE_BY.search(x.text)]

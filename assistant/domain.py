@@ -61,6 +61,7 @@ class Domain:
     document_nouns: tuple[str, ...] = ()  # "report", "study" …: how a question names a report (documents.yaml)
     document_modifiers: frozenset[str] = frozenset()  # "latest", "first" …: words before one that name no report
     generic_headings: str = ""  # "Executive Summary", "Chapter 8" …: opening lines that are no title (documents.yaml)
+    author_positions: str = ""  # "Research Fellow", "Professor" …: what follows a name in an author block (documents.yaml)
     _demonyms: list[str] = field(default_factory=list)
     _city_overrides: dict[str, str] = field(default_factory=dict)
     _code_to_name: dict[str, str] = field(default_factory=dict)
@@ -298,6 +299,7 @@ def load_domain(directory: Path) -> Domain:
         document_nouns=tuple(str(n).lower() for n in documents.get("document_nouns") or ()),
         document_modifiers=frozenset(str(n).lower() for n in documents.get("document_modifiers") or ()),
         generic_headings=str(documents.get("generic_headings") or ""),
+        author_positions=str(documents.get("author_positions") or ""),
         _city_overrides=dict(overrides),
         _code_to_name=code_to_name,
         _demonyms=sorted(set(demonyms)),

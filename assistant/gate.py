@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from .analysis import document_phrases, role_pattern
+from .analysis import document_phrases, names_authors, role_pattern
 from .counted import asks_total, counted_noun, gives_count, gives_figure_of, measured_subject
 from .domain import get_domain
 from .extraction import countries_named
@@ -114,7 +114,13 @@ class Gate:
         quotable = [x for x in scored if not (x.flags & UNQUOTABLE)]
         if analysis.person_role and self.settings.person_check and quotable:
             # "What is the name of the Berlin mayor …?": some sentence must name a person in that role
-            if not any(_names_person(x, analysis.person_role) for x in scored):
+            # ("Who are the authors of the OSCE study?": or name the authors the catalogue knows, in
+            # "… whose researchers, Anne-Linde Joki and Alexander Wolffhardt, drafted the report")
+            # (for a report whose authors the catalogue does not know, the front matter naming people
+            # next to "drafted", "researchers", "written")
+            if not any(_names_person(x, analysis.person_role) or names_authors(x.text, analysis.authors)
+                       or (analysis.about_report and x.hit.front_matter and _names_person(x, _AUTHORING))
+                       for x in scored):
                 return "person"
         if "name" in analysis.asks and quotable and self.settings.place_pair_check:
             # "Which Philippine towns are twinned with an Italian city?": some sentence must tie places of
@@ -174,13 +180,18 @@ class Gate:
 _CAPITALISED_RUN = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ’'-]+(?:\s+[A-ZÀ-Ý][a-zà-ÿ’'-]+)+")
 
 
-def _names_person(x: ScoredSentence, role: str, window: int = 40) -> bool:
+# how front matter says who wrote a report without the word "author": "… whose researchers, Anne-Linde
+# Joki and Alexander Wolffhardt, drafted the report", "written by …"
+_AUTHORING = re.compile(r"\b(?:wrote|written|drafted|authored|edited|researchers?|authors?)\b", re.I)
+
+
+def _names_person(x: ScoredSentence, role: str | re.Pattern, window: int = 40) -> bool:
     """Does the sentence name a person next to ``role`` ("the current mayor, Emir Kir, is …"): two or
     more capitalised words within ``window`` characters of the role, each a name of this corpus (never
     written in lower case: ``ScoredSentence.facts``), that the gazetteer does not take for a place?"""
     names = {k for k, v in x.facts.items() if v == "name"}
     domain = get_domain()
-    for m in role_pattern(role).finditer(x.text):
+    for m in (role_pattern(role) if isinstance(role, str) else role).finditer(x.text):
         near = x.text[max(0, m.start() - window): m.end() + window]
         for run in _CAPITALISED_RUN.finditer(near):
             words = run.group(0).split()

@@ -17,10 +17,11 @@ from .errors import IngestError
 from .filecheck import ENV, MB, check_zip, decode_text, language_problem, read_file
 from .models import Passage, ReportMeta
 from .settings import Settings
-from .structure import parse_document
+from .structure import BYLINE_LINES, byline_names, parse_document
+from .text import ORGANISATION, author_names
 
 SUPPORTED = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"}
-CHUNKING_VERSION = "29"  # bump when structure/chunking changes the passages of an unchanged file
+CHUNKING_VERSION = "30"  # bump when structure/chunking changes the passages of an unchanged file
 
 
 @dataclass(frozen=True)
@@ -230,19 +231,43 @@ def _guess_title(text: str, path: Path, look: int = 8) -> str:
     return re.sub(r"[_-]+", " ", path.stem).strip() or path.stem
 
 
-_ORGANISATION = re.compile(
-    r"\b(?:Committee|Commission|Agency|Office|Union|Ministry|Institute|Organi[sz]ation|Council|Centre|Center|"
-    r"Foundation|Network|Department|Parliament|Government|University|Association|Programme|Bank|Forum)\b"
-)
+def _guess_authors(text: str, look: int = BYLINE_LINES) -> str:
+    """The authors of a text given none, from its opening lines: an author block (a name on a line of
+    its own, then the person's affiliation or position, "Research Fellow, … University …", two or more
+    times; positions: documents.yaml author_positions) or a
+    byline, a line of its own after the title that only names people ("Edith van Ewijk and Gery
+    Nijenhuis": ``structure.byline_names``); "" when there is neither."""
+    lines = text.splitlines()
+    lower_words = {w.lower().strip(".’'") for line in lines for w in line.split() if w[:1].islower()}
+
+    def alone(i: int) -> bool:
+        return i > 0 and not lines[i - 1].strip() and (i + 1 >= len(lines) or not lines[i + 1].strip())
+
+    positions = get_domain().author_positions
+    block = []
+    for i, line in enumerate(lines[: 2 * look]):
+        names = byline_names(line, lower_words) if alone(i) and line.strip() else []
+        after = next((x for x in lines[i + 1: i + 4] if x.strip()), "")
+        if len(names) == 1 and (ORGANISATION.search(after) or (positions and re.search(positions, after))):
+            block.append(names[0])
+    if len(block) >= 2:
+        return _joined(block)
+    for i, line in enumerate(lines[:look]):
+        after_title = any(x.strip() for x in lines[: max(0, i - 1)])
+        if after_title and alone(i) and line.strip() and (names := byline_names(line, lower_words)):
+            return _joined(names)
+    return ""
+
+
+def _joined(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
 
 
 def _short_citation(authors: str, title: str, year: int | None) -> str:
     """'Smith & Jones 2021', 'Smith et al. 2021', else the title's first words."""
-    if _ORGANISATION.search(authors or ""):
-        first = re.split(r";", authors)[0].strip()  # an institution as author: its name, not "surnames"
-        return first[:60] + (f" {year}" if year else "")
-    names = [a.strip() for a in re.split(r",|;|\band\b|&", authors or "") if a.strip()]
-    surnames = [n.split()[-1] for n in names if n.split()]
+    surnames = author_names(authors)
+    if ORGANISATION.search(authors or ""):
+        return surnames[0][:60] + (f" {year}" if year else "")  # an institution as author: its name
     if surnames and len(surnames) <= 2:
         head = " & ".join(surnames)
     elif surnames:
@@ -270,12 +295,13 @@ def report_meta(conv: Converted, path: Path, name: str, title: str | None, year:
     the names given (``aliases``, "EPC brief") beside its file name and title, else those it had."""
     title = title or conv.title or (existing.title if existing else _guess_title(conv.text, path))
     year = year or conv.year or (existing.year if existing else None)
+    authors = conv.authors or (existing.authors if existing else _guess_authors(conv.text))
     return ReportMeta(
         source=name,
         title=title,
-        short_citation=_short_citation(conv.authors, title, year),
+        short_citation=_short_citation(authors, title, year),
         publisher="added by user",
-        authors=conv.authors,
+        authors=authors,
         year=year,
         kind="user report",
         aliases=_aliases(path, title, aliases, existing),

@@ -215,6 +215,8 @@ class QueryAnalysis:
     parts: tuple[str, ...] = ()  # the questions a compound question asks ("How many …", "who launched it?")
     person_role: str | None = None  # the role whose holder's name it asks for ("mayor" in "Who is the mayor of …?")
     about_report: bool = False  # asks who wrote, commissioned or funds a report: its front matter answers
+    # asks who wrote a report it names: the names its authors go by (catalogue: surnames, an institution whole)
+    authors: tuple[str, ...] = ()
 
 
 @dataclass

@@ -19,8 +19,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
-from .analysis import analyse
+from .analysis import analyse, authors_asked
 from .assemble import assemble
 from .backends import AnswerBackend, ExtractiveBackend
 from .conversation import ellipsis_slot
@@ -143,6 +144,10 @@ class AnswerPipeline:
         hits = self.search.search(rewrite.standalone, filters=filters, analysis=analysis, query_vector=qvec)
         hits = self.search.with_notes(hits, filters)
         hits = self.search.with_continuations(hits, filters)
+        if analysis.about_report and not analysis.named_sources and hits and inner_names(analysis.text):
+            # "Who wrote the EPC brief on cities in EU policymaking?" names no report the catalogue knows
+            # by that name: the authors asked for are those of the best passage's report
+            analysis = replace(analysis, authors=authors_asked(analysis.text, [hits[0].passage.source], self.reports))
         hits = self.search.with_front_matter(hits, analysis)
         timings["retrieve"] = _ms(t1)
 

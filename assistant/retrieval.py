@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import analyse, detect_reports, strip_report_names  # noqa: F401 - re-exported
+from .analysis import analyse, detect_reports, names_authors, strip_report_names  # noqa: F401 - re-exported
 from .index import LoadedIndex
 from .models import Hit, QueryAnalysis, ReportMeta, RetrievalFilters  # noqa: F401 - re-exported
 from .scoring import DIRECTIVE, MADE_BY, POINTS_BACK, sentence_flags  # noqa: F401 - DIRECTIVE re-exported
@@ -146,9 +146,9 @@ class HybridSearch:
         """``hits`` and, after them, for a question about a report or project it names ("Who drafted the
         OSCE study?", ``QueryAnalysis.about_report``), the passages among its first and last
         ``front_matter_passages`` that say who made it ("… was commissioned by ODIHR from …", "… is
-        cofinanced by the European Union", a brief's closing "developed in … funded by …"): front and
-        back matter answer it, and a question's few words rarely bring them. Such hits are marked
-        ``front_matter``."""
+        cofinanced by the European Union", a brief's closing "developed in … funded by …") or, when it
+        asks who wrote it, that name its authors (a byline, an author block): front and back matter
+        answer it, and a question's few words rarely bring them. Such hits are marked ``front_matter``."""
         n = self.settings.front_matter_passages
         if not analysis.about_report or n <= 0 or not hits:
             return hits
@@ -158,7 +158,8 @@ class HybridSearch:
         front = set()
         for source in sources:
             own = [i for i, p in enumerate(self.index.passages) if p.source == source]
-            front |= {i for i in own[:n] + own[-n:] if any(MADE_BY.search(t) for t in self.index.passages[i].sentences)}
+            front |= {i for i in own[:n] + own[-n:] if any(MADE_BY.search(t) for t in self.index.passages[i].sentences)
+                      or names_authors(self.index.passages[i].text, analysis.authors)}
         out = [replace(h, front_matter=True) if h.index in front else h for h in hits]
         have = {h.index for h in hits}
         out += [Hit(i, self.index.passages[i], hits[-1].score, hits[-1].dense, None, None, front_matter=True)

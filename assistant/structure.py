@@ -30,6 +30,8 @@ _CITATION_LIKE = re.compile(
     r"(https?://|www\.|\bIbid\b|\bInterview (with|at)\b|\baccessed\b|\bet al\.|\beds?\.|\bno\. \d|"
     r"\(\s*[A-Z][^()]{1,60}:\s*[^()]{2,80},?\s*\d{4}\)|^\s*See\b|\bpp?\. \d)",
 )
+BYLINE_LINES = 40  # a byline stands among a report's first lines
+_UNFINISHED = re.compile(r"(?:\b[a-z][\w’'-]*|,)\s*$")  # a line that stops mid-sentence: "… the national fund and"
 _SENTENCE_END = re.compile(r"[.!?:;…][\"”’)]*\s*$")
 # "- **Title.** Text ..." (the text after the title starts a sentence: "**Chapter 3** turns ..." is no title)
 _BOLD_LEAD = re.compile(r"^\s*(?:[-*+•▪●▶►]\s*)*\*\*([^*]{3,160}?)\*\*\s*([A-Z“\"‘(].{20,})$")
@@ -116,6 +118,8 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
     long_lines = sorted(len(x.strip()) for x in L.raw if len(x.strip()) > 40)
     typical_width = long_lines[int(len(long_lines) * 0.75)] if long_lines else 100
 
+    # the words the document writes in lower case: a byline's names are never among them
+    lower_words = {w.lower().strip(".’'") for line in L.raw for w in line.split() if w[:1].islower()}
     blocks: list[Block] = []
     section: list[str] = []
     levels: list[int] = []
@@ -189,6 +193,19 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
                     and bool(_SENTENCE_END.search(current.lines[-1][1]))
                 )
             numbers_seen += 1
+            i += 1
+            continue
+
+        # a byline under the title ("Edith van Ewijk and Gery Nijenhuis") is front matter to quote ("Who
+        # wrote it?"), not a heading: a paragraph of its own, before the body's first sentence (not an
+        # author box that interrupts a sentence: "… such as the national fund and" [names] "the regional …")
+        if (state == "body" and blocks and lineno <= BYLINE_LINES and L.blank(i - 1) and L.blank(i + 1)
+                and not any(b.kind == "paragraph" and _SENTENCE_END.search(b.lines[-1][1]) for b in blocks)
+                and not any(b is not None and b.kind == "paragraph" and _UNFINISHED.search(b.lines[-1][1])
+                            for b in (current, blocks[-1]))
+                and byline_names(s, lower_words)):
+            close_paragraph()
+            blocks.append(Block("paragraph", [(lineno, s)], list(section)))
             i += 1
             continue
 
@@ -363,6 +380,30 @@ def _note_number(text: str, last: int | None) -> int | None:
 _LIST_ITEM = re.compile(
     r"^[A-ZÀ-Ý][\w’'.-]*(?:\s+(?:[A-ZÀ-Ý][\w’'.-]*|\([A-Z]{2,3}\)|de|del|la|le|van|von|am|an|der|upon|on|and))*\.?$"
 )
+
+
+_NAME_PARTICLE = frozenset("van von de der den del della da di du la le ter ten bin al el y".split())
+
+
+def byline_names(text: str, lower_words: set[str], max_names: int = 8) -> list[str]:
+    """The people a byline under a report's title names ("Edith van Ewijk and Gery Nijenhuis", "By
+    Jane Doe, John Smith & Ana Roe"), or [] when the line is anything else. Each name is two to four
+    words, each capitalised or a particle ("van"), and none a word the document also writes in lower
+    case (``lower_words``): "Translocal Activities" or "Building Inclusive Cities" is a title, not a name."""
+    line = re.sub(r"^\s*by\s+", "", collapse_ws(text).strip(" *_#"), flags=re.I).rstrip(".")
+    if not line or re.search(r"[\d(:;]", line):
+        return []
+    names = [x.strip() for x in re.split(r",\s*(?:and\s+)?|\s+and\s+|\s*&\s*", line) if x.strip()]
+    if not 1 <= len(names) <= max_names:
+        return []
+    for name in names:
+        words = name.split()
+        core = [w for w in words if w.lower() not in _NAME_PARTICLE]
+        if not 2 <= len(words) <= 4 or len(core) < 2 or not words[0][:1].isupper():
+            return []
+        if any(not w[:1].isupper() or w.lower().strip(".’'") in lower_words for w in core):
+            return []
+    return names
 
 
 def _is_name_list(text: str, min_items: int = 4) -> bool:

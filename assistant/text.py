@@ -112,3 +112,20 @@ def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[s
 
 def bm25_tokenize(texts: list[str]) -> list[list[str]]:
     return [content_terms(t) for t in texts]
+
+
+# an institution as a report's author ("European Economic and Social Committee"), not a person
+ORGANISATION = re.compile(
+    r"\b(?:Committee|Commission|Agency|Office|Union|Ministry|Institute|Organi[sz]ation|Council|Centre|Center|"
+    r"Foundation|Network|Department|Parliament|Government|University|Association|Programme|Bank|Forum)\b"
+)
+
+
+def author_names(authors: str) -> list[str]:
+    """The names by which a report's authors are cited: the surnames of people ("Anne-Linde Joki and
+    Alexander Wolffhardt" -> ["Joki", "Wolffhardt"]), an institution whole (up to a ";")."""
+    if ORGANISATION.search(authors or ""):
+        return [re.split(r";", authors)[0].strip()]
+    people = [a.strip() for a in re.split(r",|;|\band\b|&", authors or "") if a.strip()]
+    return [p.split()[-1] for p in people if p.split()]
+

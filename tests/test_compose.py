@@ -541,6 +541,28 @@ def test_a_question_for_items_of_a_kind_leads_with_the_sentence_listing_them():
                           items_lead_ratio=0.9))[0].startswith("The national")
 
 
+def test_who_wrote_a_report_is_answered_by_its_whole_author_block():
+    # the author block of the front matter names one author a line, each followed by the affiliation:
+    # it leads, quoted from the first author to the last, though no line is a sentence
+    from dataclasses import replace
+
+    note = passage("p1", ["This brief was developed in a research project funded by a foundation."])
+    block = passage("p2", ["Jane Doe", "Research Fellow, University of Somewhere", "Karl Roe", "Professor, Other University"],
+                    titles=[0, 1, 2, 3])
+    world = World([note, block])
+    scored = [replace(x, hit=replace(x.hit, front_matter=True)) for x in world.scored({(0, 0): 0.9, (1, 0): 0.3, (1, 2): 0.3})]
+    question = "Who wrote the brief?"
+    analysis = QueryAnalysis(text=question, wants_recommendations=False, wants_practices=False, focus=question,
+                             about_report=True, authors=("Doe", "Roe"))
+    evidence = Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset(), frozenset())
+    draft = ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence)
+    assert quotes(draft)[0] == "Jane Doe Research Fellow, University of Somewhere Karl Roe"
+    # without the authors known, the lines are no quotes: the note answers
+    analysis.authors = ()
+    draft = ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence)
+    assert quotes(draft) == [note.sentences[0]]
+
+
 def test_a_quotation_comes_whole_or_not_at_all():
     p = passage("p1", ["As the mayor put it, ‘It was obvious that these people were torn between two countries.",
                        "We had to do something.’",

@@ -382,6 +382,33 @@ def test_a_year_opening_a_line_is_no_numbered_item(passages):
     assert not any(s.strip() == "2005." for p in of(passages, F003) for s in p.sentences)
 
 
+def test_a_byline_under_the_title_names_the_authors_and_is_a_passage():
+    from assistant.ingest import _guess_authors
+    from assistant.structure import byline_names
+
+    text = ("Chapter 8\nTranslocal Activities of Local Governments\n\n   Edith   van   Ewijk   and   Gery   Nijenhuis  \n\n"
+            "Introduction\n\nLinkages between migrant source and destination countries can take many forms. Local "
+            "governments and migrant organizations take part in activities and partnerships.\n")
+    assert _guess_authors(text) == "Edith van Ewijk and Gery Nijenhuis"
+    # the byline is a paragraph of the front matter, not a heading the next heading replaces
+    blocks = parse_document(text.splitlines())
+    assert any(b.kind == "paragraph" and "Nijenhuis" in b.lines[0][1] for b in blocks)
+    assert not any(b.kind == "heading" and "Nijenhuis" in b.lines[0][1] for b in blocks)
+    lower = {"take", "many", "forms", "activities", "partnerships", "local", "governments"}
+    assert byline_names("By Jane Doe, John Smith & Ana de la Roe", lower) == ["Jane Doe", "John Smith", "Ana de la Roe"]
+    # a title-case heading is no byline: its words are written in lower case elsewhere
+    for line in ("Translocal Activities", "Local Governments and Partnerships", "Introduction", "Chapter 8 Activities",
+                 "Jane Doe (ed.)"):
+        assert byline_names(line, lower) == [], line
+    # an author block: each name on a line of its own, then the person's position or affiliation
+    block = ("A brief on cities\n\nCities acquire funding for integration through funds and\n\nJane Doe\n\n"
+             "Research Fellow, University of Somewhere\n\nKarl Roe\n\nProfessor of policy analysis\n\n"
+             "programmes like the urban actions.\n")
+    assert _guess_authors(block) == "Jane Doe and Karl Roe"
+    # a text without a byline has no authors guessed
+    assert _guess_authors("Building Inclusive Cities\n\nCities are vital actors. They act.\n") == ""
+
+
 def test_a_text_added_without_a_title_is_titled_by_its_first_title_like_block():
     from pathlib import Path
 

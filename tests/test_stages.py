@@ -13,6 +13,7 @@ from assistant.analysis import (
     asks_in_order,
     items_noun,
     name_words,
+    names_authors,
     person_asked,
     report_names,
     role_subject,
@@ -96,6 +97,24 @@ def test_a_sentence_listing_items_after_their_noun():
     assert not lists_items("The government pursued projects such as NEXUS to develop new strategies for offering "
                            "services to migrants at the local level.", "services")
     assert not lists_items("The services are offered in Chisinau and Balti.", "services")
+
+
+def test_who_wrote_a_report_asks_for_the_authors_the_catalogue_knows():
+    reports = [ReportMeta(source="r1.txt", title="Cities and states", short_citation="Example & Sample 2020",
+                          aliases=["the cities study"], authors="Anne-Linde Example and Ben van Sample"),
+               ReportMeta(source="r2.txt", title="Desks", short_citation="Committee 2011", aliases=["the desk opinion"],
+                          authors="European Economic and Social Committee")]
+    for q in ("Who are the authors of the cities study?", "Who wrote the cities study?"):
+        assert analyse(q, reports).authors == ("Example", "Sample"), q
+    assert analyse("Who drafted the desk opinion?", reports).authors == ("European Economic and Social Committee",)
+    # naming a report by its authors asks what they say, not who they are
+    what = analyse("What do the authors of the cities study recommend about funding?", reports)
+    assert not what.about_report and what.authors == ()
+    assert analyse("Who wrote the fourth report?", reports).authors == ()  # names no report
+    # a name cited with a year is a reference to other work, not a byline
+    assert names_authors("Anne-Linde Example and Ben van Sample", ("Example", "Sample")) == 2
+    assert names_authors("Support programmes were phased out (Van Sample 2013).", ("Sample",)) == 0
+    assert names_authors("Van Sample ( 2013 ) shows it.", ("Sample",)) == 0
 
 
 def test_the_kinds_of_fact_in_the_order_asked():
@@ -441,6 +460,34 @@ def test_the_name_of_someone_no_sentence_names_is_a_missing_person():
     assert not d.answer and d.reason == "missing_fact" and d.missing == "person"
     named = "The Berlin mayor, Klaus Beispiel, has not visited Istanbul since the elections."
     assert decide(q, named, 0.7, 0.8, facts={"berlin": "name", "istanbul": "name", "klaus": "name", "beispiel": "name"}).answer
+
+
+def test_a_sentence_naming_the_authors_answers_who_wrote_a_report():
+    # "Who are the authors of the cities study?" asks for a person ("author"); the sentence naming the
+    # authors the catalogue knows answers it without the word "author" next to them
+    reports = [ReportMeta(source="r1.txt", title="Cities and states", short_citation="Doe 2020",
+                          aliases=["the cities study"], authors="Jane Doe and Karl Roe")]
+    q = "Who are the authors of the cities study?"
+    text = "The study was commissioned by the Office, whose researchers, Jane Doe and Karl Roe, drafted it."
+    hits, sents = scored(text, 0.7, 0.8, {"jane": "name", "doe": "name", "karl": "name", "roe": "name"})
+    analysis = analyse(q, reports)
+    gate = Gate(GateSettings(), corpus_vocabulary([hits[0].passage], reports))
+    assert gate.decide(None, Rewrite(q, q), analysis, analysis.focus, hits, sents).answer
+    other = "The study was commissioned by the Office and drafted by its researchers."
+    hits, sents = scored(other, 0.7, 0.8)
+    d = gate.decide(None, Rewrite(q, q), analysis, analysis.focus, hits, sents)
+    assert not d.answer and d.missing == "person"
+    # a report the catalogue knows no authors of (a .txt a user added): its front matter naming people
+    # next to "researchers" / "drafted" answers it too, but not a sentence elsewhere
+    from dataclasses import replace
+
+    unknown = analyse(q, [ReportMeta(source="r1.txt", title="Cities and states", short_citation="Doe 2020",
+                                     aliases=["the cities study"])])
+    assert unknown.about_report and unknown.authors == ()
+    hits, sents = scored(text, 0.7, 0.8, {"jane": "name", "doe": "name", "karl": "name", "roe": "name"})
+    assert not gate.decide(None, Rewrite(q, q), unknown, unknown.focus, hits, sents).answer
+    front = [replace(x, hit=replace(x.hit, front_matter=True)) for x in sents]
+    assert gate.decide(None, Rewrite(q, q), unknown, unknown.focus, [x.hit for x in front], front).answer
 
 
 def test_a_decline_names_topics_but_not_document_parts():
