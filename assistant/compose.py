@@ -259,7 +259,11 @@ class ExtractiveComposer:
             # whole, from its first author to its last
             block = [x for x in scored if x.hit_rank == chosen[0].hit_rank]
             named = [x.pos for x in block if byline(x)]
-            span = sorted((x for x in block if min(named) <= x.pos <= max(named)), key=lambda x: x.pos)
+            last = max(named)
+            # (each name followed by a line of its own, an affiliation: the last author's comes too)
+            if len(named) > 1 and all(p + 1 not in named for p in named[:-1]) and any(x.pos == last + 1 for x in block):
+                last += 1
+            span = sorted((x for x in block if min(named) <= x.pos <= last), key=lambda x: x.pos)
             chosen = span + [x for x in chosen if x not in span]
         return _after_antecedents(self._quotes(chosen, self._opening(chosen)), _last_positions(scored))
 

@@ -556,7 +556,7 @@ def test_who_wrote_a_report_is_answered_by_its_whole_author_block():
                              about_report=True, authors=("Doe", "Roe"))
     evidence = Evidence(question, question, analysis, [], scored, np.zeros(3), frozenset(), frozenset())
     draft = ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence)
-    assert quotes(draft)[0] == "Jane Doe Research Fellow, University of Somewhere Karl Roe"
+    assert quotes(draft)[0] == "Jane Doe Research Fellow, University of Somewhere Karl Roe Professor, Other University"
     # without the authors known, the lines are no quotes: the note answers
     analysis.authors = ()
     draft = ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence)
