@@ -254,17 +254,20 @@ class ExtractiveComposer:
                 chosen.append(other)
         chosen = self._cover_parts(chosen, ranked, evidence.part_vectors)
         chosen = self._with_context(chosen, scored + context)
-        if chosen and byline(chosen[0]) and chosen[0].flags & {"unterminated", "title"}:
-            # an author block names one author a line, each with their affiliation: it is quoted
-            # whole, from its first author to its last
-            block = [x for x in scored if x.hit_rank == chosen[0].hit_rank]
-            named = [x.pos for x in block if byline(x)]
-            last = max(named)
-            # (each name followed by a line of its own, an affiliation: the last author's comes too)
-            if len(named) > 1 and all(p + 1 not in named for p in named[:-1]) and any(x.pos == last + 1 for x in block):
-                last += 1
-            span = sorted((x for x in block if min(named) <= x.pos <= last), key=lambda x: x.pos)
-            chosen = span + [x for x in chosen if x not in span]
+        if chosen and chosen[0].hit.front_matter and names_authors(chosen[0].text, analysis.authors):
+            span = [chosen[0]]
+            if byline(chosen[0]) and chosen[0].flags & {"unterminated", "title"}:
+                # an author block names one author a line, each with their affiliation: it is quoted
+                # whole, from its first author to the last one's affiliation
+                block = [x for x in scored if x.hit_rank == chosen[0].hit_rank]
+                named = [x.pos for x in block if byline(x)]
+                last = max(named)
+                if len(named) > 1 and all(p + 1 not in named for p in named[:-1]) and any(x.pos == last + 1 for x in block):
+                    last += 1
+                span = sorted((x for x in block if min(named) <= x.pos <= last), key=lambda x: x.pos)
+            # "Who wrote …?": what else the answer says is what the front matter says of who made the
+            # report ("funded by …"); the body's sentences that share the question's words add no fact
+            chosen = span + [x for x in chosen if x not in span and x.hit.front_matter and MADE_BY.search(x.text)]
         return _after_antecedents(self._quotes(chosen, self._opening(chosen)), _last_positions(scored))
 
     def _opening(self, chosen: list[ScoredSentence]) -> set:
