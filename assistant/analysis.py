@@ -261,12 +261,21 @@ def items_noun(question: str) -> str | None:
     return None if _NOT_ITEMS.match(noun) else noun
 
 
+# "What is the predeparture training supposed to achieve?", "What is the main aim of the partnership?",
+# "What does Copenhagen want to achieve by …?": what something is for
+_ASK_PURPOSE = re.compile(
+    r"\b(?:meant|supposed|intended|designed) (?:to|for)\b|\bwhat (?:is|was|are|were) (?:the )?(?:main |chief |key )?"
+    r"(?:aims?|goals?|purposes?|objectives?|point) of\b|\b(?:want|wants|hope|hopes|seek|seeks|try|tries) to achieve\b|"
+    r"\bwhat (?:does|do|did) (?:\w+ ){1,6}?aim (?:to|at)\b|\bwhat for\b",
+    re.I,
+)
+
 _ASKS = (("number", _ASK_NUMBER), ("year", _ASK_YEAR), ("name", _ASK_NAME), ("reason", _ASK_REASON),
-         ("recommendation", _RECOMMEND_Q), ("role", _ASK_ROLE))
+         ("recommendation", _RECOMMEND_Q), ("role", _ASK_ROLE), ("purpose", _ASK_PURPOSE))
 
 
 def asks_for(question: str) -> frozenset[str]:
-    """The kinds of fact a question asks for: number, year, name, reason, recommendation, role."""
+    """The kinds of fact a question asks for: number, year, name, reason, recommendation, role, purpose."""
     return frozenset(kind for kind, pattern in _ASKS if pattern.search(question))
 
 

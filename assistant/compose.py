@@ -49,6 +49,7 @@ from .scoring import (
     INNER_CONNECTIVE,
     MADE_BY,
     POINTS_BACK,
+    PURPOSE,
     ROLE,
     UNQUOTABLE,
     lists_items,
@@ -426,6 +427,15 @@ class ExtractiveComposer:
                          and ROLE.search(x.text) and subject & set(content_terms(x.text))), None)
             if role is not None:
                 return role
+        if advice is None and "purpose" in analysis.asks and "reason" not in analysis.asks and not for_level:
+            # "What is the predeparture training supposed to achieve?": a sentence saying what it is for
+            # ("The objective of predeparture training is to provide …") leads when nearly as close to the
+            # question as the best one
+            asked = set(content_terms(analysis.focus or analysis.text, QUESTION_NOISE))
+            purpose = next((x for x in ranked if value[x.key] >= self.settings.purpose_lead_ratio * top
+                            and PURPOSE.search(x.text) and asked & set(content_terms(x.text))), None)
+            if purpose is not None:
+                return purpose
         noun = items_noun(analysis.text) if not for_level else None
         if noun:
             # "What financial services does the project offer?": a sentence listing them leads when

@@ -141,6 +141,15 @@ ROLE = re.compile(
     re.I,
 )
 
+# a sentence saying what something is for: "The objective of predeparture training is to provide …",
+# "… which aim to encourage young diaspora members to visit India", "the city aims to turn schools …"
+PURPOSE = re.compile(
+    r"\b(?:aims?|aimed|aiming) (?:to|at)\b|\b(?:aim|goal|purpose|objective)s? (?:of|is|was|are|were)\b|"
+    r"\b(?:intended|designed|meant) to\b(?! be\b)|\b(?:seeks?|sought|strives?|strived) to\b|\bin order to\b|"
+    r"\bwith (?:the|a) (?:view|aim|goal|objective|purpose) (?:of|to)\b|\bso as to\b",
+    re.I,
+)
+
 FEATURES: tuple[str, ...] = (
     "bias", "sim", "cov", "passage_dense", "rank_first", "rank_second", "rank_inverse", "passage_best_sim",
     "is_passage_best", "after_best_1", "after_best_2", "after_best_3", "before_best_1",

@@ -563,6 +563,21 @@ def test_who_wrote_a_report_is_answered_by_its_whole_author_block():
     assert quotes(draft) == [note.sentences[0]]
 
 
+def test_a_question_for_what_something_is_for_leads_with_its_purpose():
+    # the sentence saying what the training is for leads when nearly as close to the question as the
+    # best one; a plan "intended to be developed" says no purpose
+    background = passage("p1", ["The department was established in 1996 and runs the predeparture training."])
+    purpose = passage("p2", ["The objective of predeparture training is to provide information about jobs."],
+                      source="r2.txt")
+    plan = passage("p3", ["The predeparture training is intended to be developed across the country."], source="r3.txt")
+    question = "What is the predeparture training supposed to achieve?"
+    world = World([background, purpose, plan])
+    probs = {(0, 0): 0.9, (1, 0): 0.7, (2, 0): 0.85}
+    assert quotes(compose(world, probs, question=question, asks=frozenset({"purpose"})))[0].startswith("The objective")
+    assert quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.5, (2, 0): 0.85}, question=question,
+                          asks=frozenset({"purpose"})))[0].startswith("The department")
+
+
 def test_a_quotation_comes_whole_or_not_at_all():
     p = passage("p1", ["As the mayor put it, ‘It was obvious that these people were torn between two countries.",
                        "We had to do something.’",

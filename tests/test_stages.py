@@ -71,6 +71,11 @@ def test_the_kind_of_fact_asked_for():
     assert "role" in asks_for(q) and role_subject(q) == "migrant associations"
     assert role_subject("What is the role of cities in EU policymaking?") == "cities"
     assert "role" not in asks_for("Which cities played the biggest part in the network?")
+    # what something is for
+    for q in ("What is the predeparture training supposed to achieve?", "What is the main aim of the partnership?",
+              "What does Copenhagen want to achieve by topping up school funding?", "What are the schemes meant to do?"):
+        assert "purpose" in asks_for(q), q
+    assert "purpose" not in asks_for("Has any German city developed language courses aimed at particular jobs?")
 
 
 def test_the_kind_of_item_a_question_asks_for():
