@@ -7,6 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from assistant.compose import GROUP_RECOMMEND, ExtractiveComposer
 from assistant.models import (
@@ -511,20 +512,27 @@ def test_a_sentence_for_the_level_asked_leads_only_when_nearly_as_close_as_the_b
     assert lead(0.8).startswith("Local authorities")
 
 
-def test_a_role_question_leads_with_the_role_the_group_plays():
-    # "What role do X play …?": the sentence saying what role X plays leads when nearly as close to
-    # the question as the best one; one saying another group's role does not
-    background = passage("p1", ["Numerous governments support migrant initiatives in their partner towns."])
-    role = passage("p2", ["Hometown associations act as a link between a region of origin and the destination."],
-                   source="r2.txt")
-    other = passage("p3", ["National agencies serve as funders of the town partnerships."], source="r3.txt")
-    question = "What role do hometown associations play in town partnerships?"
-    draft = compose(World([background, role, other]), {(0, 0): 0.9, (1, 0): 0.8, (2, 0): 0.85}, question=question,
-                    asks=frozenset({"role"}))
-    assert quotes(draft)[0].startswith("Hometown associations act as")
-    draft = compose(World([background, role, other]), {(0, 0): 0.9, (1, 0): 0.5, (2, 0): 0.85}, question=question,
-                    asks=frozenset({"role"}))
-    assert quotes(draft)[0].startswith("Numerous governments")
+@pytest.mark.parametrize("question, asks, background, answer, other", [
+    # "What role do X play …?": the sentence saying what role X plays, not one saying another group's role
+    ("What role do hometown associations play in town partnerships?", "role",
+     "Numerous governments support migrant initiatives in their partner towns.",
+     "Hometown associations act as a link between a region of origin and the destination.",
+     "National agencies serve as funders of the town partnerships."),
+    # "What is X supposed to achieve?": the sentence saying what it is for; a plan "intended to be
+    # developed" says no purpose
+    ("What is the predeparture training supposed to achieve?", "purpose",
+     "The department was established in 1996 and runs the predeparture training.",
+     "The objective of predeparture training is to provide information about jobs.",
+     "The predeparture training is intended to be developed across the country."),
+])
+def test_a_question_of_a_kind_leads_with_the_sentence_of_that_kind(question, asks, background, answer, other):
+    # … when it is nearly as close to the question as the best sentence (role / purpose_lead_ratio)
+    world = World([passage("p1", [background]), passage("p2", [answer], source="r2.txt"),
+                   passage("p3", [other], source="r3.txt")])
+    draft = compose(world, {(0, 0): 0.9, (1, 0): 0.8, (2, 0): 0.85}, question=question, asks=frozenset({asks}))
+    assert quotes(draft)[0] == answer
+    draft = compose(world, {(0, 0): 0.9, (1, 0): 0.5, (2, 0): 0.85}, question=question, asks=frozenset({asks}))
+    assert quotes(draft)[0] == background
 
 
 def test_a_question_for_items_of_a_kind_leads_with_the_sentence_listing_them():
@@ -561,21 +569,6 @@ def test_who_wrote_a_report_is_answered_by_its_whole_author_block():
     analysis.authors = ()
     draft = ExtractiveComposer(world, ComposeSettings(), catalogue=None).compose(evidence)
     assert quotes(draft) == [note.sentences[0]]
-
-
-def test_a_question_for_what_something_is_for_leads_with_its_purpose():
-    # the sentence saying what the training is for leads when nearly as close to the question as the
-    # best one; a plan "intended to be developed" says no purpose
-    background = passage("p1", ["The department was established in 1996 and runs the predeparture training."])
-    purpose = passage("p2", ["The objective of predeparture training is to provide information about jobs."],
-                      source="r2.txt")
-    plan = passage("p3", ["The predeparture training is intended to be developed across the country."], source="r3.txt")
-    question = "What is the predeparture training supposed to achieve?"
-    world = World([background, purpose, plan])
-    probs = {(0, 0): 0.9, (1, 0): 0.7, (2, 0): 0.85}
-    assert quotes(compose(world, probs, question=question, asks=frozenset({"purpose"})))[0].startswith("The objective")
-    assert quotes(compose(world, {(0, 0): 0.9, (1, 0): 0.5, (2, 0): 0.85}, question=question,
-                          asks=frozenset({"purpose"})))[0].startswith("The department")
 
 
 def test_a_quotation_comes_whole_or_not_at_all():
