@@ -121,13 +121,9 @@ class ExtractiveComposer:
         scored, analysis, shown = evidence.scored, evidence.analysis, evidence.shown
         # (a question about the report itself is answered by the sentences about the document)
         not_quoted = UNQUOTABLE if analysis.about_report else _NOT_QUOTED
-
-        def byline(x: ScoredSentence) -> bool:
-            # "Who wrote the brief?": its author block or byline names them without making a sentence
-            return (x.hit.front_matter and not (x.flags & _CONTEXT_BLOCKERS - {"unterminated", "title"})
-                    and names_authors(x.text, analysis.authors) > 0)
-
-        quotable = [x for x in scored if (not (x.flags & not_quoted) or byline(x)) and not is_instruction_like(x.text)]
+        # ("Who wrote the brief?": its author block or byline names them without making a sentence)
+        quotable = [x for x in scored if (not (x.flags & not_quoted) or _byline(x, analysis.authors))
+                    and not is_instruction_like(x.text)]
         # a follow-up does not repeat what the conversation already quoted (nor a near-duplicate of
         # it), unless nothing else is left
         quoted_before = [x for x in scored if x.text in shown]
@@ -255,20 +251,7 @@ class ExtractiveComposer:
                 chosen.append(other)
         chosen = self._cover_parts(chosen, ranked, evidence.part_vectors)
         chosen = self._with_context(chosen, scored + context)
-        if chosen and chosen[0].hit.front_matter and names_authors(chosen[0].text, analysis.authors):
-            span = [chosen[0]]
-            if byline(chosen[0]) and chosen[0].flags & {"unterminated", "title"}:
-                # an author block names one author a line, each with their affiliation: it is quoted
-                # whole, from its first author to the last one's affiliation
-                block = [x for x in scored if x.hit_rank == chosen[0].hit_rank]
-                named = [x.pos for x in block if byline(x)]
-                last = max(named)
-                if len(named) > 1 and all(p + 1 not in named for p in named[:-1]) and any(x.pos == last + 1 for x in block):
-                    last += 1
-                span = sorted((x for x in block if min(named) <= x.pos <= last), key=lambda x: x.pos)
-            # "Who wrote …?": what else the answer says is what the front matter says of who made the
-            # report ("funded by …"); the body's sentences that share the question's words add no fact
-            chosen = span + [x for x in chosen if x not in span and x.hit.front_matter and MADE_BY.search(x.text)]
+        chosen = _who_wrote(chosen, scored, analysis.authors)
         return _after_antecedents(self._quotes(chosen, self._opening(chosen)), _last_positions(scored))
 
     def _opening(self, chosen: list[ScoredSentence]) -> set:
@@ -708,6 +691,32 @@ class ExtractiveComposer:
                 blocks.append(Heading(heading))
                 blocks.extend(items)
         return Draft(blocks, "extractive")
+
+
+def _byline(x: ScoredSentence, authors: tuple[str, ...]) -> bool:
+    """A line of a report's front matter that names its authors (``QueryAnalysis.authors``), a
+    sentence or not: "Edith van Ewijk and Gery Nijenhuis", an author block's "Janina Stürner"."""
+    return (x.hit.front_matter and not (x.flags & _CONTEXT_BLOCKERS - {"unterminated", "title"})
+            and names_authors(x.text, authors) > 0)
+
+
+def _who_wrote(chosen: list[ScoredSentence], scored: list[ScoredSentence], authors: tuple[str, ...]) -> list[ScoredSentence]:
+    """The sentences of an answer to "Who wrote …?" that the front matter naming the authors leads:
+    an author block (one author a line, each with their affiliation) whole, from its first author to
+    the last one's affiliation; and besides it only what the front matter says of who made the report
+    ("funded by …"), as the body's sentences that share the question's words add no fact. Other
+    answers are returned as they are."""
+    if not chosen or not chosen[0].hit.front_matter or not names_authors(chosen[0].text, authors):
+        return chosen
+    span = [chosen[0]]
+    if _byline(chosen[0], authors) and chosen[0].flags & {"unterminated", "title"}:
+        block = [x for x in scored if x.hit_rank == chosen[0].hit_rank]
+        named = [x.pos for x in block if _byline(x, authors)]
+        last = max(named)
+        if len(named) > 1 and all(p + 1 not in named for p in named[:-1]) and any(x.pos == last + 1 for x in block):
+            last += 1
+        span = sorted((x for x in block if min(named) <= x.pos <= last), key=lambda x: x.pos)
+    return span + [x for x in chosen if x not in span and x.hit.front_matter and MADE_BY.search(x.text)]
 
 
 def _label_text(kind: str, level: str, place: str, country: str) -> str:

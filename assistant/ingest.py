@@ -234,9 +234,9 @@ def _guess_title(text: str, path: Path, look: int = 8) -> str:
 def _guess_authors(text: str, look: int = BYLINE_LINES) -> str:
     """The authors of a text given none, from its opening lines: an author block (a name on a line of
     its own, then the person's affiliation or position, "Research Fellow, … University …", two or more
-    times; positions: documents.yaml author_positions) or a
-    byline, a line of its own after the title that only names people ("Edith van Ewijk and Gery
-    Nijenhuis": ``structure.byline_names``); "" when there is neither."""
+    times; positions: documents.yaml author_positions) or a byline, a line of its own after the title
+    that only names people ("Edith van Ewijk and Gery Nijenhuis": ``structure.byline_names``); ""
+    when there is neither."""
     lines = text.splitlines()
     lower_words = {w.lower().strip(".’'") for line in lines for w in line.split() if w[:1].islower()}
 
