@@ -381,12 +381,17 @@ class ExtractiveComposer:
         def advises(x: ScoredSentence) -> bool:
             return bool(DIRECTIVE.search(x.text)) and value[x.key] >= advice_floor
 
+        def first_at(ratio: float, test) -> ScoredSentence | None:
+            """The best-ranked sentence that passes ``test`` and reaches ``ratio`` of the best rank."""
+            return next((x for x in ranked if value[x.key] >= ratio * top and test(x)), None)
+
         if analysis.about_report:
             # "Who wrote the brief?": the sentence of its front matter naming most of the authors the
             # catalogue knows (an author block, a byline, "… whose researchers, … and …, drafted it")
-            authors = [x for x in ranked if x.hit.front_matter and names_authors(x.text, analysis.authors)]
+            named = {x.key: names_authors(x.text, analysis.authors) for x in ranked if x.hit.front_matter}
+            authors = [x for x in ranked if named.get(x.key)]
             if authors:
-                return max(authors, key=lambda x: names_authors(x.text, analysis.authors))
+                return max(authors, key=lambda x: named[x.key])
             # "Who drafted the study, and who commissioned it?": the sentence of its front matter saying
             # who made it (not "… projects, often funded by foundations" elsewhere)
             makers = [x for x in ranked if MADE_BY.search(x.text)]
@@ -398,16 +403,15 @@ class ExtractiveComposer:
         if advice is None and "reason" in analysis.asks:
             # "Why …", "What held … back?", "Were there problems …?": a sentence that gives a cause or
             # an obstacle leads when nearly as close to the question as the best one
-            cause = next((x for x in ranked if value[x.key] >= self.settings.reason_lead_ratio * top
-                          and CAUSE.search(x.text)), None)
+            cause = first_at(self.settings.reason_lead_ratio, lambda x: CAUSE.search(x.text))
             if cause is not None and not for_level:
                 return cause
         if advice is None and "role" in analysis.asks and not for_level:
             # "What role do migrant associations play …?": a sentence saying what role the group asked
             # about plays, when nearly as close to the question as the best one
             subject = set(content_terms(role_subject(analysis.text) or "", QUESTION_NOISE))
-            role = next((x for x in ranked if value[x.key] >= self.settings.role_lead_ratio * top
-                         and ROLE.search(x.text) and subject & set(content_terms(x.text))), None)
+            role = first_at(self.settings.role_lead_ratio,
+                            lambda x: ROLE.search(x.text) and subject & set(content_terms(x.text)))
             if role is not None:
                 return role
         if advice is None and "purpose" in analysis.asks and "reason" not in analysis.asks and not for_level:
@@ -415,16 +419,15 @@ class ExtractiveComposer:
             # ("The objective of predeparture training is to provide …") leads when nearly as close to the
             # question as the best one
             asked = set(content_terms(analysis.focus or analysis.text, QUESTION_NOISE))
-            purpose = next((x for x in ranked if value[x.key] >= self.settings.purpose_lead_ratio * top
-                            and PURPOSE.search(x.text) and asked & set(content_terms(x.text))), None)
+            purpose = first_at(self.settings.purpose_lead_ratio,
+                               lambda x: PURPOSE.search(x.text) and asked & set(content_terms(x.text)))
             if purpose is not None:
                 return purpose
         noun = items_noun(analysis.text) if not for_level else None
         if noun:
             # "What financial services does the project offer?": a sentence listing them leads when
             # nearly as close to the question as the best one
-            listing = next((x for x in ranked if value[x.key] >= self.settings.items_lead_ratio * top
-                            and lists_items(x.text, noun)), None)
+            listing = first_at(self.settings.items_lead_ratio, lambda x: lists_items(x.text, noun))
             if listing is not None:
                 return listing
         if for_level:
