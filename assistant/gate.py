@@ -118,7 +118,8 @@ class Gate:
             # "… whose researchers, Anne-Linde Joki and Alexander Wolffhardt, drafted the report")
             # (for a report whose authors the catalogue does not know, the front matter naming people
             # next to "drafted", "researchers", "written")
-            if not any(_names_person(x, analysis.person_role) or names_authors(x.text, analysis.authors)
+            role = role_pattern(analysis.person_role)
+            if not any(_names_person(x, role) or names_authors(x.text, analysis.authors)
                        or (analysis.about_report and x.hit.front_matter and _names_person(x, _AUTHORING))
                        for x in scored):
                 return "person"
@@ -185,13 +186,14 @@ _CAPITALISED_RUN = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ’'-]+(?:\s+[A-ZÀ-Ý][a-zà
 _AUTHORING = re.compile(r"\b(?:wrote|written|drafted|authored|edited|researchers?|authors?)\b", re.I)
 
 
-def _names_person(x: ScoredSentence, role: str | re.Pattern, window: int = 40) -> bool:
-    """Does the sentence name a person next to ``role`` ("the current mayor, Emir Kir, is …"): two or
-    more capitalised words within ``window`` characters of the role, each a name of this corpus (never
-    written in lower case: ``ScoredSentence.facts``), that the gazetteer does not take for a place?"""
+def _names_person(x: ScoredSentence, role: re.Pattern, window: int = 40) -> bool:
+    """Does the sentence name a person next to a word of ``role`` (``analysis.role_pattern`` of
+    "mayor": "the current mayor, Emir Kir, is …"; or ``_AUTHORING``): two or more capitalised words
+    within ``window`` characters of it, each a name of this corpus (never written in lower case:
+    ``ScoredSentence.facts``), that the gazetteer does not take for a place?"""
     names = {k for k, v in x.facts.items() if v == "name"}
     domain = get_domain()
-    for m in (role_pattern(role) if isinstance(role, str) else role).finditer(x.text):
+    for m in role.finditer(x.text):
         near = x.text[max(0, m.start() - window): m.end() + window]
         for run in _CAPITALISED_RUN.finditer(near):
             words = run.group(0).split()
