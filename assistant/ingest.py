@@ -17,7 +17,7 @@ from .errors import IngestError
 from .filecheck import ENV, MB, check_zip, decode_text, language_problem, read_file
 from .models import Passage, ReportMeta
 from .settings import Settings
-from .structure import BYLINE_LINES, byline_names, parse_document
+from .structure import BYLINE_LINES, byline_names, lower_case_words, parse_document
 from .text import ORGANISATION, author_names
 
 SUPPORTED = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"}
@@ -238,7 +238,7 @@ def _guess_authors(text: str, look: int = BYLINE_LINES) -> str:
     that only names people ("Edith van Ewijk and Gery Nijenhuis": ``structure.byline_names``); ""
     when there is neither."""
     lines = text.splitlines()
-    lower_words = {w.lower().strip(".’'") for line in lines for w in line.split() if w[:1].islower()}
+    lower_words = lower_case_words(lines)
 
     def alone(i: int) -> bool:
         return i > 0 and not lines[i - 1].strip() and (i + 1 >= len(lines) or not lines[i + 1].strip())

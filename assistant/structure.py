@@ -118,8 +118,7 @@ def parse_document(raw_lines: list[str], furniture: tuple[str, ...] = ()) -> lis
     long_lines = sorted(len(x.strip()) for x in L.raw if len(x.strip()) > 40)
     typical_width = long_lines[int(len(long_lines) * 0.75)] if long_lines else 100
 
-    # the words the document writes in lower case: a byline's names are never among them
-    lower_words = {w.lower().strip(".’'") for line in L.raw for w in line.split() if w[:1].islower()}
+    lower_words = lower_case_words(L.raw)  # a byline's names are never among them
     blocks: list[Block] = []
     section: list[str] = []
     levels: list[int] = []
@@ -383,6 +382,12 @@ _LIST_ITEM = re.compile(
 
 
 _NAME_PARTICLE = frozenset("van von de der den del della da di du la le ter ten bin al el y".split())
+
+
+def lower_case_words(lines: list[str]) -> set[str]:
+    """The words a document writes in lower case (lower-cased, outer dots and apostrophes stripped):
+    what ``byline_names`` takes for no name."""
+    return {w.lower().strip(".’'") for line in lines for w in line.split() if w[:1].islower()}
 
 
 def byline_names(text: str, lower_words: set[str], max_names: int = 8) -> list[str]:
