@@ -19,13 +19,12 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from evals.sandbox import copy_data, run_questions
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 QUESTION_FILES = (HERE / "dev_questions.jsonl", HERE / "check_questions.jsonl")
 # the plain file names a user might give the reports' texts (no alias or manifest name in them)
 ADDED_NAMES = {"000": "origin_countries", "001": "coordination_study", "002": "local_governments_chapter",
@@ -61,8 +60,7 @@ def prepare(source: str, added: str, data_dir: Path, kb_dir: Path, work: Path) -
     entries = manifest if isinstance(manifest, list) else manifest["reports"]
     entries[:] = [r for r in entries if r["source"] != source]
     (kb / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
-    data = work / "data"
-    shutil.copytree(data_dir, data, ignore=shutil.ignore_patterns("baseline_chroma", "feedback.sqlite3*"))
+    data = copy_data(data_dir, work / "data")
     settings = Settings(data_dir=data, knowledge_base_dir=kb)
     IndexManager(settings).ensure(progress=False)  # the shipped reports but this one
     text = work / added
@@ -77,12 +75,7 @@ def answer(questions: list[dict], out: Path, env: dict) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     qfile = out / "questions.jsonl"
     qfile.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in questions) + "\n", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "evals.runner", "--questions", str(qfile), "--out", str(out), "--quiet"],
-                          cwd=REPO, env=env, capture_output=True, text=True)
-    if proc.returncode not in (0, 1):
-        raise RuntimeError(f"evals.runner failed: {proc.stderr[-2000:]}")
-    overall = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["assistant"]["overall"]
-    return {k: overall.get(k) for k in KEYS}
+    return run_questions(qfile, out, env, KEYS)
 
 
 def run(reports: list[str], out: Path, data_dir: Path, kb_dir: Path) -> dict:

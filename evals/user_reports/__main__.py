@@ -24,16 +24,15 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from evals.sandbox import copy_data, run_questions
+
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
 QUESTIONS = HERE / "questions.jsonl"
-REPO = HERE.parent.parent
 # what the fixtures' title pages say (checked against the title found without --title)
 TITLES = {
     "eu_integration_action": "Integration and inclusion across levels of government in the EU",
@@ -93,7 +92,7 @@ def prepare(fmt: str, data_dir: Path, work: Path) -> dict:
     dst = work / f"data_{fmt}"
     if dst.exists():
         shutil.rmtree(dst)
-    shutil.copytree(data_dir, dst, ignore=shutil.ignore_patterns("baseline_chroma", "feedback.sqlite3*"))
+    copy_data(data_dir, dst)
     settings = Settings(data_dir=dst)
     t0 = time.perf_counter()
     with ReportChanges(settings, command="evals.user_reports") as tx:  # as `policy-assistant ingest` does
@@ -154,18 +153,9 @@ def run(formats: list[str], out: Path, data_dir: Path, check_only: bool = False,
                 env = dict(os.environ, POLICY_ASSISTANT_DATA_DIR=info["data_dir"])
                 if count_check:
                     env["POLICY_ASSISTANT_GATE__COUNT_CHECK"] = "true"
-                run_dir = out / fmt
-                proc = subprocess.run(
-                    [sys.executable, "-m", "evals.runner", "--questions", str(qfile), "--out", str(run_dir), "--quiet"],
-                    cwd=REPO, env=env, capture_output=True, text=True,
-                )
-                if proc.returncode not in (0, 1):
-                    raise RuntimeError(f"evals.runner failed for {fmt}: {proc.stderr[-2000:]}")
-                metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-                overall = metrics["assistant"]["overall"]
-                info["metrics"] = {k: overall.get(k) for k in (
+                info["metrics"] = run_questions(qfile, out / fmt, env, (
                     "n", "recall@5", "recall@10", "mrr", "must_mention", "citation_precision", "refusal_accuracy",
-                    "false_refusal_rate", "failures")}
+                    "false_refusal_rate", "failures"))
             info.pop("data_dir")
             result["formats"][fmt] = info
     finally:
