@@ -30,7 +30,7 @@ from .analysis import named_by_words
 from .chunking import split_sentences
 from .domain import get_domain
 from .models import ReportMeta
-from .text import QUESTION_NOISE, STOPWORDS, inner_capitalised, words
+from .text import QUESTION_NOISE, STOPWORDS, inner_capitalised, stem, words
 
 # (source, its names normalised, longest first) per report: see _report_table
 Table = tuple[tuple[str, tuple[str, ...], frozenset[str], str], ...]  # (source, names, name_words, title)
@@ -621,7 +621,24 @@ def _rewrite(question: str, previous: str | None, table: Table) -> str:
     how = _reference(question, table)
     if how is None and not _needs_context(question, table):
         return question
+    if how == "np" and _rewords(question, previous):
+        how = "bare"  # "that money" after "… resettlement funding …": it points back at the whole topic
     return _carry(question, previous, table, how or "bare")
+
+
+def _rewords(question: str, previous: str) -> bool:
+    """Does the question point back with a demonstrative and a noun the previous turn does not use
+    ("Is there a problem with how that money is used?" after "… EU resettlement funding …")? The
+    noun restates nothing of it: "that money" is the earlier topic as a whole, so its topic words
+    come along as for a bare "it". ("these partnerships" after "… town partnerships …" restates
+    its noun and needs only the names; "such partnerships" names a kind, not the earlier topic.)"""
+    nouns = [m.group(2) for m in _DEMONSTRATIVE.finditer(question) if m.group(2)]
+    nouns += [m.group(0).split()[-1] for m in _THAT_NP.finditer(question)]
+    nouns = [n.lower() for n in nouns if n.lower() not in STOPWORDS and n.lower() not in _PLACEHOLDER]
+    if not nouns:
+        return False
+    before = {stem(w) for w in words(previous)}
+    return not any(stem(n) in before for n in nouns)
 
 
 def condense(question: str, history: list[str], reports: list[ReportMeta], max_turns: int = 6) -> str:

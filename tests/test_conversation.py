@@ -234,6 +234,17 @@ def test_a_question_that_restates_its_noun_carries_names_and_little_topic(report
     assert len(carried) <= 2, out  # the name and at most one topic word: the question restates its own noun
 
 
+def test_a_demonstrative_with_a_new_noun_carries_the_earlier_topic(reports):
+    # "that money" restates no noun of the earlier question: it is that question's topic as a whole
+    history = ["What did the EPC brief say about EU resettlement funding for municipalities?"]
+    out = condense("Is there a problem with how that money is used?", history, reports)
+    assert "resettlement" in out and "funding" in out and "EPC brief" in out
+    # … while "these partnerships" after a question on partnerships restates its noun: names only
+    history = ["Which German cities have town twinning partnerships with Turkish towns?"]
+    out = condense("Were these partnerships a success?", history, reports)
+    assert "twinning" not in out and "German" in out
+
+
 def test_an_elliptical_follow_up_keeps_the_earlier_topic(reports):
     history = ["How are the national integration courses in Germany organised between the federal government and the cities?"]
     out = condense("And what about smaller towns and rural districts?", history, reports)
