@@ -58,7 +58,8 @@ _ASK_REASON = re.compile(
     r"\b(why|reasons?|obstacles?|barriers?|hurdles?|challenges?|problems?|stands? in the way|difficult\w*|"
     r"struggle\w*|clash\w*|tensions?|conflicts?|complain\w*|critic\w*|go(?:ne|es)? wrong|went wrong|fail\w*|"
     r"drawbacks?|downsides?|shortcomings?|weakness\w*|pitfalls?|(?:held|holds?|holding) (?:\w+ ){0,3}back|"
-    r"(?:made|makes?|making) it (?:hard|difficult)|hard for|what stopped|worked (?:well|out))\b",
+    r"(?:made|makes?|making) it (?:hard|difficult)|hard for|what (?:stops?|stopped|prevents?|prevented|keeps?|kept)|"
+    r"worked (?:well|out)|straightforward|smoothly)\b",
     re.I,
 )
 _COMPARATIVE = re.compile(

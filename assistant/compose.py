@@ -65,9 +65,12 @@ _QUESTION_NAMES = FEATURES.index("question_names")
 
 
 def _gives_asked(x: ScoredSentence, kind: str, analysis: QueryAnalysis) -> bool:
-    """Does the sentence give the kind of fact ("number", "year") the question asks for, one the
-    question does not already contain? "How many municipalities …" needs a count of them ("134
-    municipalities"; ``counted.gives_count``), not just any number."""
+    """Does the sentence give the kind of fact ("number", "year", "reason") the question asks for, one
+    the question does not already contain? "How many municipalities …" needs a count of them ("134
+    municipalities"; ``counted.gives_count``), not just any number; "Was setting them up
+    straightforward?" a cause or a problem (``scoring.CAUSE``)."""
+    if kind == "reason":
+        return bool(CAUSE.search(x.text))
     question = analysis.text.lower()
     if not any(v == kind and k not in question for k, v in x.facts.items()):
         return False
@@ -159,9 +162,10 @@ class ExtractiveComposer:
                 fresh.append(again)
             else:
                 again = None
-        # … as does the shown sentence that gives the figure or year a follow-up asks for ("And how many
-        # towns have signed up to it?" after an answer that gave it), when no new one gives it as well
-        for kind in ("number", "year"):
+        # … as does the shown sentence that gives the figure, year or problem a follow-up asks for ("And how
+        # many towns have signed up to it?", "Was setting them up straightforward?" after an answer that
+        # gave it), when no new one gives it as well
+        for kind in ("number", "year", "reason"):
             if kind not in analysis.asks or not fresh:
                 continue
             shown_fact = max((x for x in quotable if x.text in shown and _gives_asked(x, kind, analysis)),

@@ -125,7 +125,7 @@ DIRECTIVE = re.compile(
 _PAST_ACTION = re.compile(r"\b\w{3,}ed\b|\b(?:set up|ran|began|built|made|led|held|sent|paid|brought|won|gave|took)\b", re.I)
 _EXAMPLE = re.compile(r"\b(for example|for instance|e\.g\.|such as|one such|an example|a case in point|including)\b", re.I)
 CAUSE = re.compile(
-    r"\b(because|due to|as a result|since|lack(?:s|ed|ing)? of|barriers?|obstacles?|hurdles?|challenges?|"
+    r"\b(because|due to|as a result|since|lack(?:s|ed|ing)? of|barriers?|obstacles?|hurdles?|challeng\w*|"
     r"problems?|difficult\w*|constrain\w*|limit\w*|reluctan\w*|shortage|insufficient|unable|tensions?|conflicts?|"
     r"critic\w*|bureaucra\w*|inflexib\w*|drawbacks?|downsides?|shortcomings?|weakness\w*|fail\w*|hamper\w*|"
     r"hinder\w*|imped\w*|complain\w*|unwilling\w*|unreliable|cuts?|risks?)\b",

@@ -607,6 +607,22 @@ def test_a_follow_up_gets_a_shown_sentence_again_when_it_answers_it_far_better()
     assert named.sentences[0] not in quotes(compose(world, probs, shown=shown, new_slot="city level"))
 
 
+def test_a_follow_up_asking_about_problems_gets_the_shown_problem_again():
+    # "Was setting them up straightforward?" after an answer that already said the set-up was
+    # complex: no new sentence names a problem, so the shown one comes back (and leads)
+    p = passage("p1", ["In 2010 a law mandated local government units to establish migrant desks.",
+                       "The establishment of the desks has been a challenging and highly complex process.",
+                       "The desks operate within the public employment offices."])
+    shown = frozenset(p.sentences[:2])
+    probs = {(0, 0): 0.95, (0, 1): 0.85, (0, 2): 0.8}
+    again = quotes(compose(World([p]), probs, question="Was setting them up straightforward?", shown=shown,
+                           asks=frozenset({"reason"})))
+    assert again[0].startswith(p.sentences[1])
+    # … not when the follow-up asks for something else
+    other = quotes(compose(World([p]), probs, question="Where do the desks operate?", shown=shown))
+    assert all(p.sentences[1] not in q for q in other)
+
+
 def test_a_lower_ranked_sentence_never_takes_the_context_of_a_higher_ranked_one():
     # "In order to fulfill this role, ZAM …" brought "The city of Nuremberg is one such case. It set up
     # … (ZAM) …"; a lower-ranked "It has created …" that needs room must not push that context out

@@ -62,8 +62,10 @@ def test_the_kind_of_fact_asked_for():
     assert "reason" in asks_for("Why did the partnership stop?")
     for q in ("What held the city back from using the partnership?", "What do critics say about the programmes?",
               "What are the downsides of this approach?", "What made it hard for other towns to do the same?",
-              "Has that worked well in practice?"):
+              "Has that worked well in practice?", "What stops European towns from cooperating with Moroccan towns?",
+              "Was setting them up straightforward?", "Has decentralisation gone smoothly there?"):
         assert "reason" in asks_for(q), q
+    assert "reason" not in asks_for("What did the city do to stop discrimination?")
     assert "recommendation" in asks_for("What should national governments do about funding?")
     assert not asks_for("Describe the welcome desk in the town hall.") & {"number", "year", "name"}
     # the role of a group, and which group
