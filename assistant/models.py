@@ -65,6 +65,12 @@ class Passage(BaseModel):
     )
 
     @property
+    def own_heading(self) -> str:
+        """The heading nearest above it: the title of the list item it continues, else the last level
+        of its section path ("Use non-hierarchical steering instruments")."""
+        return self.heading or self.section.split(" > ")[-1].strip()
+
+    @property
     def section_path(self) -> str:
         """Where a reader finds it: the section path, then the title of the list item it continues."""
         return f"{self.section} > {self.heading}" if self.heading and self.section else self.heading or self.section

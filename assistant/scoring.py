@@ -439,8 +439,16 @@ class SentenceScorer:
             part_sims = self.index.sentence_vectors[rows] @ np.asarray(part_vectors).T if parts else None
             best = int(np.argmax(sims))
             sim_order = {int(p): k for k, p in enumerate(np.argsort(-sims))}
+            # a passage's heading says what its sentences are about ("Use non-hierarchical steering
+            # instruments" over "… a mix of instruments including … scoreboards …"): its words count as
+            # said by each of them, and so do an in-passage title's ("Changing narratives.") by the
+            # sentences after it
+            heading = set(content_terms(hit.passage.own_heading)) if st.heading_coverage else set()
+            titled: set[str] = set()
             for pos, (row, text) in enumerate(zip(rows, hit.passage.sentences)):
-                terms = set(content_terms(text)) | self.named_terms(row, hit.passage.source, text)
+                terms = set(content_terms(text)) | self.named_terms(row, hit.passage.source, text) | heading | titled
+                if st.heading_coverage and pos in hit.passage.titles:
+                    titled = set(content_terms(text))
                 covered = sum(idf.idf(t) for t in qterms if t in terms)
                 if asked_countries:
                     named = countries_named(text)

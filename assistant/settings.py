@@ -74,6 +74,14 @@ class ScoringSettings(BaseModel):
     relevance_coverage: float = Field(
         0.35, description="... this weight on the idf-weighted share of the question's content words it contains ..."
     )
+    heading_coverage: bool = Field(
+        True,
+        description=(
+            "Count the words of a passage's own heading (the list item title it continues, else the last level of "
+            "its section path) as said by each of its sentences, and those of a title inside the passage (a box's, a "
+            "list item's) as said by the sentences after it, in the coverage of the question's words."
+        ),
+    )
     relevance_rank: float = Field(
         0.10, description="... and this weight on the rank of its passage among the hits (1 for the first, towards 0 for the last)."
     )

@@ -332,6 +332,31 @@ def test_an_acronym_covers_the_words_of_the_name_it_stands_for():
     assert by_text[texts[1]] > by_text[texts[2]]
 
 
+def test_a_passage_heading_counts_as_said_by_its_sentences():
+    import numpy as np
+
+    # "Use non-hierarchical steering instruments" heads a bullet whose sentences never say "steering"
+    listing = "Successful examples usually entail a mix of instruments such as action plans and scoreboards."
+    headed = passage("p0", listing, section="4 Recommendations > Use non-hierarchical steering instruments")
+    other = passage("p1", "Cities are indispensable partners for successful integration policies.", section="4 Recommendations")
+    # … and a title inside a passage ("Changing narratives.") heads the sentences after it, not those before
+    titled = Passage(**{**passage("p2", "x").model_dump(), "sentences": [
+        "Cities asked for more money.", "Changing narratives.", "Municipalities could benefit from communication training."],
+        "titles": [1]})
+    passages = [headed, other, titled]
+    analysis = analyse("Which steering tools should cities use to change narratives?", REPORTS)
+    hits = [Hit(i, p, 0.03, 0.5, i, i) for i, p in enumerate(passages)]
+
+    def coverage(settings):
+        scorer = SentenceScorer(_Index(passages), IdfTable(passages), settings)
+        return {x.text: x.coverage for x in scorer.score(analysis, hits, np.zeros(3, dtype=np.float32))}
+
+    on, off = coverage(ScoringSettings(weights={})), coverage(ScoringSettings(weights={}, heading_coverage=False))
+    assert on[listing] > off[listing] and on[listing] > on[other.text]
+    training = titled.sentences[2]
+    assert on[training] > off[training] and on[titled.sentences[0]] == off[titled.sentences[0]]
+
+
 def test_defined_acronyms_need_the_letters_of_the_name():
     from assistant.scoring import defined_acronyms
 
