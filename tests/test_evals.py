@@ -435,7 +435,7 @@ def write_jsonl(path: Path, rows) -> Path:
 
 def test_dev_set_is_valid(eval_assistant):
     qs = load_questions(DEV, eval_assistant.settings)
-    assert len(qs) == 236 and {q["type"] for q in qs} == set(M.QUESTION_TYPES)
+    assert len(qs) == 238 and {q["type"] for q in qs} == set(M.QUESTION_TYPES)
 
 
 def test_malformed_question_file(tmp_path, capsys, eval_assistant):
