@@ -346,24 +346,6 @@ def person_asked(question: str) -> str | None:
     return None
 
 
-# a question about a report itself: who wrote, commissioned, funded or carries out it (answered by its
-# front matter, the sentences about the document that are otherwise never quoted)
-_ABOUT_REPORT = re.compile(
-    r"\bwho (?:wrote|writes|authored|drafted|edited|commissioned|funded|funds|financed|finances|sponsored|paid for|"
-    r"pays for|published|publishes|carried out|carries out|runs|ran|implemented|implements|was behind|is behind)\b|"
-    r"\b(?:written|authored|drafted|edited|commissioned|funded|financed|sponsored|published) by\b|"
-    r"\bwho (?:are|were|is|was) (?:the )?authors?\b|\bnames? of (?:the |its |their )?authors?\b",
-    re.I,
-)
-_DOCUMENT = re.compile(r"\b(?:report|study|brief|paper|chapter|publication|project|book|research)\b", re.I)
-
-
-def about_report(question: str, named: bool) -> bool:
-    """Does the question ask who made a report (or the project behind it): "Who drafted the OSCE
-    study, and who commissioned it?", "Who pays for the INTERACT project?"."""
-    return bool(_ABOUT_REPORT.search(question)) and (named or bool(_DOCUMENT.search(question)))
-
-
 # "Who wrote the EPC brief?", "Who are the authors of the OSCE study?", "written by whom"
 # (not "What do the authors of the OSCE study recommend?": that asks what they say)
 _ASK_AUTHORS = re.compile(
@@ -372,6 +354,23 @@ _ASK_AUTHORS = re.compile(
     r"\bnames? of (?:the |its |their )?authors?\b|\bwhich (?:people|researchers|authors|experts) wrote\b",
     re.I,
 )
+# a question about a report itself: who wrote it (``_ASK_AUTHORS``), commissioned, funded or carries it
+# out (answered by its front matter, the sentences about the document that are otherwise never quoted)
+_ABOUT_REPORT = re.compile(
+    r"\bwho (?:commissioned|funded|funds|financed|finances|sponsored|paid for|pays for|published|publishes|"
+    r"carried out|carries out|runs|ran|implemented|implements|was behind|is behind)\b|"
+    r"\b(?:written|authored|drafted|edited|commissioned|funded|financed|sponsored|published) by\b",
+    re.I,
+)
+_DOCUMENT = re.compile(r"\b(?:report|study|brief|paper|chapter|publication|project|book|research)\b", re.I)
+
+
+def about_report(question: str, named: bool) -> bool:
+    """Does the question ask who made a report (or the project behind it): "Who drafted the OSCE
+    study, and who commissioned it?", "Who pays for the INTERACT project?", "Which researchers wrote
+    the EPC brief?"."""
+    asks = _ABOUT_REPORT.search(question) or _ASK_AUTHORS.search(question)
+    return bool(asks) and (named or bool(_DOCUMENT.search(question)))
 
 
 def authors_asked(question: str, named_sources: list[str], reports: list[ReportMeta]) -> tuple[str, ...]:

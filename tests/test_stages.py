@@ -111,7 +111,8 @@ def test_who_wrote_a_report_asks_for_the_authors_the_catalogue_knows():
                           aliases=["the cities study"], authors="Anne-Linde Example and Ben van Sample"),
                ReportMeta(source="r2.txt", title="Desks", short_citation="Committee 2011", aliases=["the desk opinion"],
                           authors="European Economic and Social Committee")]
-    for q in ("Who are the authors of the cities study?", "Who wrote the cities study?"):
+    for q in ("Who are the authors of the cities study?", "Who wrote the cities study?",
+              "Who has written the cities study?", "Which researchers wrote the cities study?"):
         assert analyse(q, reports).authors == ("Example", "Sample"), q
     assert analyse("Who drafted the desk opinion?", reports).authors == ("European Economic and Social Committee",)
     # naming a report by its authors asks what they say, not who they are
