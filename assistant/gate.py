@@ -223,7 +223,7 @@ def nearest_topics(hits: list[Hit], limit: int = 4) -> list[str]:
     topics: list[str] = []
     seen: set[tuple[str, str]] = set()
     for h in hits:
-        label = h.passage.section.split(" > ")[-1].strip() if h.passage.section else ""
+        label = h.passage.section_heading
         if h.passage.section_kind == "footnote" or not label or len(label.split()) > 12:
             continue
         if any(part in label.lower() for part in _DOCUMENT_PARTS):

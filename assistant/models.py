@@ -65,10 +65,14 @@ class Passage(BaseModel):
     )
 
     @property
+    def section_heading(self) -> str:
+        """The last level of its section path ("Use non-hierarchical steering instruments"), "" without one."""
+        return self.section.split(" > ")[-1].strip()
+
+    @property
     def own_heading(self) -> str:
-        """The heading nearest above it: the title of the list item it continues, else the last level
-        of its section path ("Use non-hierarchical steering instruments")."""
-        return self.heading or self.section.split(" > ")[-1].strip()
+        """The heading nearest above it: the title of the list item it continues, else ``section_heading``."""
+        return self.heading or self.section_heading
 
     @property
     def section_path(self) -> str:
